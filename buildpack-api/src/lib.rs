@@ -1,0 +1,7 @@
+//! The buildpack-side contract of Cloud Native Buildpacks as data.
+//!
+//! Every type here is lenient on input (unknown keys and the deprecated forms that the
+//! supported Buildpack APIs still allow are accepted) and exact on output, with
+//! behaviour switched by the buildpack's declared API version.
+
+pub mod api;

@@ -1,0 +1,103 @@
+//! The lifecycle's log output, shaped like the reference's: info and debug lines on
+//! stdout, warnings (`Warning: `) and errors (`ERROR: `) on stderr, filtered by level.
+
+use std::fmt;
+use std::io::Write;
+use std::str::FromStr;
+
+/// Log levels accepted by `-log-level` / `CNB_LOG_LEVEL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Everything, including timings and per-buildpack output of passing detects.
+    Debug,
+    /// The default.
+    Info,
+    /// Warnings and errors only.
+    Warn,
+    /// Errors only.
+    Error,
+}
+
+impl FromStr for Level {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "debug" => Ok(Level::Debug),
+            "info" => Ok(Level::Info),
+            "warn" | "warning" => Ok(Level::Warn),
+            "error" => Ok(Level::Error),
+            _ => Err(format!("invalid log level '{s}'")),
+        }
+    }
+}
+
+/// A logger handed to every phase explicitly (no global state).
+#[derive(Debug, Clone, Copy)]
+pub struct Logger {
+    level: Level,
+}
+
+impl Logger {
+    /// A logger that prints messages at `level` and above.
+    pub fn new(level: Level) -> Self {
+        Self { level }
+    }
+
+    /// The current level.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// Whether messages of `level` are printed.
+    pub fn enabled(&self, level: Level) -> bool {
+        level >= self.level
+    }
+
+    /// Debug message (stdout).
+    pub fn debug(&self, msg: impl fmt::Display) {
+        if self.enabled(Level::Debug) {
+            line(&mut std::io::stdout().lock(), "", msg);
+        }
+    }
+
+    /// Info message (stdout).
+    pub fn info(&self, msg: impl fmt::Display) {
+        if self.enabled(Level::Info) {
+            line(&mut std::io::stdout().lock(), "", msg);
+        }
+    }
+
+    /// Warning (stderr, `Warning: ` prefix).
+    pub fn warn(&self, msg: impl fmt::Display) {
+        if self.enabled(Level::Warn) {
+            line(&mut std::io::stderr().lock(), "Warning: ", msg);
+        }
+    }
+
+    /// Error (stderr, `ERROR: ` prefix).
+    pub fn error(&self, msg: impl fmt::Display) {
+        if self.enabled(Level::Error) {
+            line(&mut std::io::stderr().lock(), "ERROR: ", msg);
+        }
+    }
+
+    /// Writes raw text at `level` (used to relay buildpack output blocks verbatim).
+    pub fn raw(&self, level: Level, text: &[u8]) {
+        if !self.enabled(level) || text.is_empty() {
+            return;
+        }
+        if level >= Level::Warn {
+            let _ = std::io::stderr().lock().write_all(text);
+        } else {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text);
+            let _ = out.flush();
+        }
+    }
+}
+
+fn line(w: &mut impl Write, prefix: &str, msg: impl fmt::Display) {
+    let _ = writeln!(w, "{prefix}{msg}");
+    let _ = w.flush();
+}
