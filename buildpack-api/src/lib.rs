@@ -5,3 +5,5 @@
 //! behaviour switched by the buildpack's declared API version.
 
 pub mod api;
+pub mod group;
+pub mod id;
