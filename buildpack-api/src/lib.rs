@@ -7,3 +7,4 @@
 pub mod api;
 pub mod group;
 pub mod id;
+pub mod plan;

@@ -4,3 +4,6 @@
 
 pub mod api;
 pub mod exit;
+pub mod files;
+pub mod flags;
+pub mod labels;

@@ -1,0 +1,1 @@
+//! Platform files (being written).

@@ -1,0 +1,1 @@
+//! Phase flags (being written).
