@@ -4,4 +4,5 @@
 //! environment and defaults into each phase's input struct and map the phase's typed
 //! error to the specification's exit code.
 
+pub mod detect;
 pub mod log;

@@ -1,5 +1,6 @@
-//! The lifecycle's log output, shaped like the reference's: info and debug lines on
-//! stdout, warnings (`Warning: `) and errors (`ERROR: `) on stderr, filtered by level.
+//! The lifecycle's log output, shaped like the reference's: every level goes to stdout
+//! (as the reference's logger does), warnings prefixed `Warning: ` and errors `ERROR: `,
+//! filtered by level.
 
 use std::fmt;
 use std::io::Write;
@@ -68,17 +69,17 @@ impl Logger {
         }
     }
 
-    /// Warning (stderr, `Warning: ` prefix).
+    /// Warning (`Warning: ` prefix).
     pub fn warn(&self, msg: impl fmt::Display) {
         if self.enabled(Level::Warn) {
-            line(&mut std::io::stderr().lock(), "Warning: ", msg);
+            line(&mut std::io::stdout().lock(), "Warning: ", msg);
         }
     }
 
-    /// Error (stderr, `ERROR: ` prefix).
+    /// Error (`ERROR: ` prefix).
     pub fn error(&self, msg: impl fmt::Display) {
         if self.enabled(Level::Error) {
-            line(&mut std::io::stderr().lock(), "ERROR: ", msg);
+            line(&mut std::io::stdout().lock(), "ERROR: ", msg);
         }
     }
 
@@ -87,17 +88,16 @@ impl Logger {
         if !self.enabled(level) || text.is_empty() {
             return;
         }
-        if level >= Level::Warn {
-            let _ = std::io::stderr().lock().write_all(text);
-        } else {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(text);
-            let _ = out.flush();
-        }
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text);
+        let _ = out.flush();
     }
 }
 
+/// Writes one message, adding a line feed only when it lacks one (as the reference does).
 fn line(w: &mut impl Write, prefix: &str, msg: impl fmt::Display) {
-    let _ = writeln!(w, "{prefix}{msg}");
+    let msg = msg.to_string();
+    let lf = if msg.ends_with('\n') { "" } else { "\n" };
+    let _ = write!(w, "{prefix}{msg}{lf}");
     let _ = w.flush();
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod exit;
+pub mod experimental;
 pub mod files;
 pub mod flags;
 pub mod labels;
