@@ -83,6 +83,11 @@ impl Logger {
         }
     }
 
+    /// Prints a plain message whatever the level (used to replay buffered lines).
+    pub fn always(&self, msg: impl fmt::Display) {
+        line(&mut std::io::stdout().lock(), "", msg);
+    }
+
     /// Writes raw text at `level` (used to relay buildpack output blocks verbatim).
     pub fn raw(&self, level: Level, text: &[u8]) {
         if !self.enabled(level) || text.is_empty() {

@@ -2,6 +2,9 @@
 //! and whose build plan resolves, then write group.toml and plan.toml (and run the
 //! extensions' generate step when the group has extensions).
 
+mod logbuf;
+mod resolve;
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -45,4 +48,24 @@ pub struct DetectInputs {
     pub experimental_mode: ExperimentalMode,
     /// The lifecycle's own environment, from which buildpack environments are derived.
     pub environ: Vec<(OsString, OsString)>,
+}
+
+/// Why detection failed; each maps to an exit code of the specification.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    /// Placeholder until the detector lands.
+    #[error("detector not implemented")]
+    NotImplemented,
+}
+
+impl DetectError {
+    /// The exit code the detector exits with.
+    pub fn exit_code(&self) -> platform_api::exit::ExitCode {
+        platform_api::exit::DETECT_ERROR
+    }
+}
+
+/// Runs detection and writes `<group>` and `<plan>`.
+pub fn run(_inputs: &DetectInputs, _logger: &crate::log::Logger) -> Result<(), DetectError> {
+    Err(DetectError::NotImplemented)
 }
