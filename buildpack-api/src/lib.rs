@@ -5,6 +5,18 @@
 //! behaviour switched by the buildpack's declared API version.
 
 pub mod api;
+pub mod bom;
+pub mod build;
+pub mod descriptor;
+pub mod env;
+pub mod execd;
+pub mod gotoml;
 pub mod group;
 pub mod id;
+pub mod launch;
+pub mod layer;
+mod lenient;
 pub mod plan;
+pub mod sbom;
+pub mod store;
+pub mod target;

@@ -5,4 +5,6 @@
 //! error to the specification's exit code.
 
 pub mod detect;
+pub mod exec;
 pub mod log;
+pub mod target;

@@ -3,13 +3,28 @@
 //! extensions' generate step when the group has extensions).
 
 mod logbuf;
+mod order;
 mod resolve;
+mod run;
+mod store;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use buildpack_api::api::ApiVersion;
-use platform_api::experimental::ExperimentalMode;
+use buildpack_api::env::Env;
+use buildpack_api::group::{Group, GroupElement, Order};
+use platform_api::exit::{self, ExitCode};
+use platform_api::experimental::{
+    ExperimentalDisabled, ExperimentalMode, FEATURE_DOCKERFILES, Guard,
+};
+
+use crate::log::Logger;
+use crate::target::OS_RELEASE;
+use platform_api::files::{analyzed::Analyzed, group, order::OrderFile, plan::{Plan, PlanEntry}, system::System};
+use order::{ModuleStore, WalkError, Walker};
+use run::Runner;
+use store::DirStore;
 
 /// Everything the detector reads, resolved by the caller (flags > env > defaults).
 #[derive(Debug, Clone)]
@@ -50,22 +65,236 @@ pub struct DetectInputs {
     pub environ: Vec<(OsString, OsString)>,
 }
 
-/// Why detection failed; each maps to an exit code of the specification.
+/// Why detection failed. `Display` is the whole message the reference prints after
+/// `ERROR: `; [`DetectError::exit_code`] is the specification's exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
-    /// Placeholder until the detector lands.
-    #[error("detector not implemented")]
-    NotImplemented,
+    /// Reading the order, system or analyzed file, or looking up an ordered module, failed.
+    #[error("failed to initialize detector: {0}")]
+    Init(String),
+    /// A module declares a Buildpack API this lifecycle does not implement.
+    #[error(
+        "failed to set API for {kind} '{name}': buildpack API version '{api}' is incompatible with the lifecycle"
+    )]
+    IncompatibleBuildpackApi {
+        /// `buildpack` or `extension`.
+        kind: &'static str,
+        /// `id@version`.
+        name: String,
+        /// The API as written.
+        api: String,
+    },
+    /// A module's Buildpack API is not a version at all.
+    #[error("failed to parse buildpack API '{api}' for {kind} '{name}'")]
+    ParseBuildpackApi {
+        /// `buildpack` or `extension`.
+        kind: &'static str,
+        /// `id@version`.
+        name: String,
+        /// The API as written.
+        api: String,
+    },
+    /// Extensions on Platform API < 0.13 without experimental mode.
+    #[error(transparent)]
+    Experimental(#[from] platform_api::experimental::ExperimentalDisabled),
+    /// Every group failed; `errored` when some buildpack errored.
+    #[error("failed to detect: {}", if *errored { "buildpack(s) failed with err" } else { "no buildpacks participating" })]
+    NoGroup {
+        /// Whether a buildpack errored (exit 21) rather than opting out (exit 20).
+        errored: bool,
+    },
+    /// Another detection error (exit 22), e.g. a composite's child missing.
+    #[error("failed to detect: {0}")]
+    Other(String),
+    /// Writing group.toml, plan.toml or analyzed.toml failed.
+    #[error("{0}")]
+    Write(String),
 }
 
 impl DetectError {
     /// The exit code the detector exits with.
-    pub fn exit_code(&self) -> platform_api::exit::ExitCode {
-        platform_api::exit::DETECT_ERROR
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            DetectError::Init(_) | DetectError::Experimental(_) | DetectError::Write(_) => {
+                exit::FAILED
+            }
+            DetectError::IncompatibleBuildpackApi { .. } | DetectError::ParseBuildpackApi { .. } => {
+                exit::INCOMPATIBLE_BUILDPACK_API
+            }
+            DetectError::NoGroup { errored: false } => exit::DETECT_FAIL,
+            DetectError::NoGroup { errored: true } => exit::DETECT_BUILDPACK_ERROR,
+            DetectError::Other(_) => exit::DETECT_ERROR,
+        }
+    }
+
+    pub(crate) fn descriptor(e: buildpack_api::descriptor::DescriptorError) -> Self {
+        DetectError::Other(e.to_string())
     }
 }
 
 /// Runs detection and writes `<group>` and `<plan>`.
-pub fn run(_inputs: &DetectInputs, _logger: &crate::log::Logger) -> Result<(), DetectError> {
-    Err(DetectError::NotImplemented)
+pub fn run(inputs: &DetectInputs, logger: &Logger) -> Result<(), DetectError> {
+    let analyzed = match Analyzed::read_optional(&inputs.analyzed_path) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            logger.warn(format!(
+                "No analyzed metadata found at path {:?}",
+                inputs.analyzed_path
+            ));
+            Analyzed::default()
+        }
+        Err(e) => return Err(DetectError::Init(e.to_string())),
+    };
+    let order_file = OrderFile::read(&inputs.order_path)
+        .map_err(|e| DetectError::Init(format!("reading order: {e}")))?;
+    let mut order = order_file.order;
+    let extensions = order_file.order_extensions;
+    if let Some(system_path) = &inputs.system_path {
+        let system = System::read_optional(system_path)
+            .map_err(|e| DetectError::Init(format!("reading system: {e}")))?
+            .unwrap_or_default();
+        order = merge_system(order, &system, logger);
+    }
+    let store = DirStore {
+        buildpacks_dir: inputs.buildpacks_dir.clone(),
+        extensions_dir: inputs.extensions_dir.clone(),
+    };
+    verify_order(&store, &order, &extensions)?;
+    if !extensions.is_empty() && inputs.platform_api.less_than(0, 13) {
+        guard_experimental(inputs.experimental_mode, FEATURE_DOCKERFILES, logger)?;
+    }
+
+    let target = crate::target::completed(&analyzed.run_image_target(), Path::new(OS_RELEASE), logger);
+    let runner = Runner {
+        app_dir: inputs.app_dir.clone(),
+        platform_dir: inputs.platform_dir.clone(),
+        build_config_dir: inputs.build_config_dir.clone(),
+        base_env: Env::for_build(inputs.environ.iter().cloned()),
+        target_env: crate::target::env_vars(&target),
+        exec_env: if inputs.platform_api.at_least(0, 15) {
+            inputs.exec_env.clone()
+        } else {
+            String::new()
+        },
+    };
+    let mut walker = Walker::new(
+        &store,
+        &runner,
+        inputs.platform_api,
+        runner.exec_env.clone(),
+        target,
+        logger,
+    );
+    let result = walker.walk(order::with_extensions(order, extensions));
+    let log = std::mem::take(&mut walker.log);
+    log.flush(logger, result.is_err());
+    let (group, entries) = match result {
+        Ok(found) => found,
+        Err(WalkError::Fatal(e)) => return Err(e),
+        Err(WalkError::NoGroup { errored }) => {
+            logger.error("No buildpack groups passed detection.");
+            if !errored {
+                logger.error("Please check that you are running against the correct path.");
+            }
+            return Err(DetectError::NoGroup { errored });
+        }
+    };
+    let (extensions, buildpacks): (Vec<_>, Vec<_>) = group.into_iter().partition(|e| e.extension);
+    let group = Group {
+        group: buildpacks,
+        group_extensions: extensions
+            .into_iter()
+            .map(|e| GroupElement {
+                extension: false,
+                ..e
+            })
+            .collect(),
+    };
+    group::write(&inputs.group_path, &group)
+        .map_err(|e| DetectError::Write(e.to_string()))?;
+    let plan = Plan {
+        entries: entries
+            .into_iter()
+            .map(|e| PlanEntry {
+                providers: e.providers,
+                requires: e.requires,
+            })
+            .collect(),
+    };
+    plan.write(&inputs.plan_path)
+        .map_err(|e| DetectError::Write(e.to_string()))?;
+    Ok(())
+}
+
+/// Prints the experimental-feature guard's verdict and fails when it denies.
+fn guard_experimental(
+    mode: ExperimentalMode,
+    feature: &str,
+    logger: &Logger,
+) -> Result<(), DetectError> {
+    match mode.guard(feature) {
+        Guard::Allow => Ok(()),
+        Guard::Warn(msg) => {
+            logger.warn(msg);
+            Ok(())
+        }
+        Guard::Deny(msg) => {
+            logger.error(msg);
+            Err(ExperimentalDisabled.into())
+        }
+    }
+}
+
+/// Looks up every element of the order (not nested composites) and checks its API.
+fn verify_order(store: &DirStore, order: &Order, extensions: &Order) -> Result<(), DetectError> {
+    let buildpacks = order.iter().flat_map(|g| g.group.iter().cloned());
+    let extensions = extensions.iter().flat_map(|g| {
+        g.group.iter().map(|e| GroupElement {
+            extension: true,
+            ..e.clone()
+        })
+    });
+    for el in buildpacks.chain(extensions) {
+        store.lookup(&el).map_err(|e| match e {
+            DetectError::Other(msg) => DetectError::Init(msg),
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
+/// Platform API 0.15 system buildpacks: `pre` prepended and `post` appended to every
+/// group, each skipped where the group already has its ID.
+fn merge_system(order: Order, system: &System, logger: &Logger) -> Order {
+    let (pre, post) = (&system.pre.buildpacks, &system.post.buildpacks);
+    if pre.is_empty() && post.is_empty() {
+        return order;
+    }
+    let missing = |list: &[GroupElement], group: &[GroupElement]| -> Vec<GroupElement> {
+        list.iter()
+            .filter(|s| !group.iter().any(|g| g.id == s.id))
+            .map(|s| GroupElement {
+                id: s.id.clone(),
+                version: s.version.clone(),
+                ..GroupElement::default()
+            })
+            .collect()
+    };
+    order
+        .into_iter()
+        .map(|g| {
+            let before = missing(pre, &g.group);
+            let after = missing(post, &g.group);
+            if !before.is_empty() {
+                logger.debug(format!("Prepending {} system buildpack(s) to group", before.len()));
+            }
+            if !after.is_empty() {
+                logger.debug(format!("Appending {} system buildpack(s) to group", after.len()));
+            }
+            Group {
+                group: before.into_iter().chain(g.group).chain(after).collect(),
+                group_extensions: g.group_extensions,
+            }
+        })
+        .collect()
 }

@@ -8,7 +8,7 @@
 //! dropped and the trial re-evaluated, a required one fails the trial.
 
 use buildpack_api::group::GroupElement;
-use buildpack_api::plan::{Provide, Require};
+use buildpack_api::plan::{PlanSection, Require};
 
 use super::logbuf::LogBuffer;
 use crate::log::Level;
@@ -20,15 +20,6 @@ pub(crate) const CODE_FAIL: i32 = 100;
 /// Marker for failures found by the lifecycle itself (bad plan, target mismatch, spawn error).
 pub(crate) const CODE_LIFECYCLE_ERROR: i32 = -1;
 
-/// One alternative of a detect plan: its requires and provides.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct PlanSections {
-    /// Requirements.
-    pub requires: Vec<Require>,
-    /// Provisions.
-    pub provides: Vec<Provide>,
-}
-
 /// The outcome of running one element's detection.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DetectRun {
@@ -39,7 +30,7 @@ pub(crate) struct DetectRun {
     /// A lifecycle-side error message.
     pub err: Option<String>,
     /// Plan alternatives: the top-level sections first, then each `[[or]]`.
-    pub options: Vec<PlanSections>,
+    pub options: Vec<PlanSection>,
 }
 
 /// One resolved plan entry: the providers of a name and every require of it.
@@ -166,13 +157,13 @@ pub(crate) fn resolve(
 #[derive(Debug, Clone)]
 struct Choice {
     element: GroupElement,
-    sections: PlanSections,
+    sections: PlanSection,
 }
 
 /// The alternatives an element offers; only the last keeps the element's optionality.
 fn options(el: &GroupElement, run: &DetectRun) -> Vec<Choice> {
-    let alternatives: Vec<PlanSections> = if run.options.is_empty() {
-        vec![PlanSections::default()]
+    let alternatives: Vec<PlanSection> = if run.options.is_empty() {
+        vec![PlanSection::default()]
     } else {
         run.options.clone()
     };

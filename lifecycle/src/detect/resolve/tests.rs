@@ -1,4 +1,5 @@
 use super::*;
+use buildpack_api::plan::Provide;
 use proptest::prelude::*;
 
 fn el(id: &str, optional: bool) -> GroupElement {
@@ -22,14 +23,14 @@ fn prov(name: &str) -> Provide {
     Provide { name: name.into() }
 }
 
-fn sections(provides: &[&str], requires: &[&str]) -> PlanSections {
-    PlanSections {
+fn sections(provides: &[&str], requires: &[&str]) -> PlanSection {
+    PlanSection {
         provides: provides.iter().map(|n| prov(n)).collect(),
         requires: requires.iter().map(|n| req(n)).collect(),
     }
 }
 
-fn pass(options: Vec<PlanSections>) -> DetectRun {
+fn pass(options: Vec<PlanSection>) -> DetectRun {
     DetectRun {
         code: CODE_PASS,
         options,
@@ -167,7 +168,7 @@ fn several_providers_and_requirers_share_one_entry() {
 
 /// A straightforward model of the rules: for a fixed choice of one alternative per
 /// element, repeatedly drop optional elements with an unmet require or unused provide.
-fn model(elements: &[(bool, PlanSections)]) -> Option<Vec<usize>> {
+fn model(elements: &[(bool, PlanSection)]) -> Option<Vec<usize>> {
     let mut alive: Vec<usize> = (0..elements.len()).collect();
     loop {
         let mut bad = Vec::new();
@@ -202,7 +203,7 @@ fn model(elements: &[(bool, PlanSections)]) -> Option<Vec<usize>> {
     }
 }
 
-fn arb_sections() -> impl Strategy<Value = PlanSections> {
+fn arb_sections() -> impl Strategy<Value = PlanSection> {
     let names = prop::sample::select(vec!["a", "b", "c"]);
     (
         prop::collection::vec(names.clone(), 0..3),

@@ -1,0 +1,42 @@
+//! Reading env-file directories.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::Path;
+
+/// The regular files (or symlinks to them) of `dir` as `(file name, raw contents)`,
+/// sorted by name. A missing directory has no files; subdirectories and symlinks to
+/// directories are skipped; a dangling symlink or an unreadable file is an error (as in
+/// the reference).
+pub(crate) fn env_files(dir: &Path) -> io::Result<Vec<(OsString, OsString)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let file_type = entry.file_type()?;
+        if file_type.is_dir()
+            || (file_type.is_symlink() && std::fs::metadata(entry.path())?.is_dir())
+        {
+            continue;
+        }
+        names.push(entry.file_name());
+    }
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let contents = read_raw(&dir.join(&name))?;
+            Ok((name, contents))
+        })
+        .collect()
+}
+
+/// The raw bytes of a file as an OS string (no trimming, no UTF-8 requirement).
+pub(crate) fn read_raw(path: &Path) -> io::Result<OsString> {
+    use std::os::unix::ffi::OsStringExt;
+    std::fs::read(path).map(OsString::from_vec)
+}

@@ -1,0 +1,91 @@
+//! One module per phase, each a [`PhaseCommand`]: the steps the shared driver runs after
+//! the command line is parsed and the inputs resolved.
+//!
+//! Adding a phase's implementation means replacing its `exec` (and `privileges`)
+//! here; the flags it accepts live in `platform_api::flags::table`.
+
+mod analyzer;
+mod builder;
+mod creator;
+mod detector;
+mod exporter;
+mod extender;
+mod rebaser;
+mod restorer;
+
+use platform_api::exit::{ExitCode, FAILED};
+use platform_api::experimental::{ExperimentalDisabled, FEATURE_LAYOUT, Guard};
+use platform_api::flags::Phase;
+
+use crate::driver::Context;
+use crate::failure::Failure;
+
+/// A phase step: validation, privilege handling or execution.
+pub type Step = fn(&Context) -> Result<(), Failure>;
+
+/// A phase as the driver runs it.
+pub struct PhaseCommand {
+    /// The phase.
+    pub phase: Phase,
+    /// Validation after inputs are resolved (the rest of the reference's `Args`).
+    pub validate: Step,
+    /// Privilege checks and changes.
+    pub privileges: Step,
+    /// The work itself.
+    pub exec: Step,
+}
+
+/// The command of `phase`.
+pub fn command(phase: Phase) -> &'static PhaseCommand {
+    match phase {
+        Phase::Analyze => &analyzer::COMMAND,
+        Phase::Detect => &detector::COMMAND,
+        Phase::Restore => &restorer::COMMAND,
+        Phase::Extend => &extender::COMMAND,
+        Phase::Build => &builder::COMMAND,
+        Phase::Export => &exporter::COMMAND,
+        Phase::Create => &creator::COMMAND,
+        Phase::Rebase => &rebaser::COMMAND,
+    }
+}
+
+/// A step with nothing to do.
+fn nothing(_: &Context) -> Result<(), Failure> {
+    Ok(())
+}
+
+/// The failure of a phase whose work is not written yet.
+fn not_implemented(phase: Phase, code: ExitCode) -> Failure {
+    Failure::failed_to(code, phase.subcommand(), anyhow::anyhow!("not implemented"))
+}
+
+/// Refuses to run as root, as the phases running buildpack code do.
+fn refuse_root(action: &str) -> Result<(), Failure> {
+    if nix::unistd::getuid().is_root() {
+        return Err(Failure::failed_to(
+            FAILED,
+            action,
+            anyhow::anyhow!("refusing to run as root"),
+        ));
+    }
+    Ok(())
+}
+
+/// `-layout` is experimental: allowed, warned about or refused per
+/// `CNB_EXPERIMENTAL_MODE`.
+fn guard_layout(ctx: &Context) -> Result<(), Failure> {
+    if !ctx.inputs.use_layout {
+        return Ok(());
+    }
+    match ctx.inputs.experimental_mode.guard(FEATURE_LAYOUT) {
+        Guard::Allow => Ok(()),
+        Guard::Warn(msg) => {
+            ctx.logger.warn(msg);
+            Ok(())
+        }
+        Guard::Deny(msg) => {
+            ctx.logger.error(msg);
+            Err(Failure::new(FAILED, ExperimentalDisabled))
+        }
+    }
+}

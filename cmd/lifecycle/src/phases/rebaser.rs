@@ -1,0 +1,15 @@
+//! `rebaser`: command line, validation and inputs are complete; the phase's work is not
+//! written yet, so it fails with the phase's generic exit code.
+
+use platform_api::exit::REBASE_ERROR;
+use platform_api::flags::Phase;
+
+use super::{PhaseCommand, not_implemented, nothing};
+
+/// The rebaser.
+pub static COMMAND: PhaseCommand = PhaseCommand {
+    phase: Phase::Rebase,
+    validate: nothing,
+    privileges: nothing,
+    exec: |_| Err(not_implemented(Phase::Rebase, REBASE_ERROR)),
+};

@@ -1,0 +1,88 @@
+//! What each phase does once its command line is valid: the detector and builder refuse
+//! root; phases not written yet fail with their exit code, never a fake success.
+
+use crate::common::Install;
+
+fn running_as_root() -> bool {
+    nix::unistd::getuid().is_root()
+}
+
+#[test]
+fn detector_and_builder_refuse_root() {
+    if !running_as_root() {
+        return;
+    }
+    let install = Install::new();
+    install
+        .run_api("detector", "0.15", &[])
+        .expect(1, "ERROR: failed to detect: refusing to run as root\n");
+    install
+        .run_api("builder", "0.15", &[])
+        .expect(1, "ERROR: failed to build: refusing to run as root\n");
+    install
+        .run_api("lifecycle", "0.12", &["detect", "-app", "/x"])
+        .expect(1, "ERROR: failed to detect: refusing to run as root\n");
+}
+
+#[test]
+fn unimplemented_phases_fail_with_their_exit_code() {
+    let install = Install::new();
+    let no_cache = "Warning: No cached data will be used, no cache specified.\n";
+    let cases: [(&str, &[&str], i32, String); 6] = [
+        ("analyzer", &["img"], 32, String::new()),
+        ("restorer", &[], 42, no_cache.to_string()),
+        (
+            "exporter",
+            &["-daemon", "img", "tag2"],
+            62,
+            no_cache.to_string(),
+        ),
+        ("rebaser", &["img"], 72, String::new()),
+        ("extender", &[], 102, String::new()),
+        ("creator", &["-cache-dir", "/c", "img"], 1, String::new()),
+    ];
+    for (name, args, code, warnings) in cases {
+        let phase = match name {
+            "analyzer" => "analyze",
+            "restorer" => "restore",
+            "exporter" => "export",
+            "rebaser" => "rebase",
+            "extender" => "extend",
+            _ => "create",
+        };
+        let want = format!("{warnings}ERROR: failed to {phase}: not implemented\n");
+        install.run_api(name, "0.15", args).expect(code, &want);
+    }
+}
+
+#[test]
+fn warnings_follow_the_log_level() {
+    Install::new()
+        .run_api("restorer", "0.15", &["-log-level", "error"])
+        .expect(42, "ERROR: failed to restore: not implemented\n");
+}
+
+#[test]
+fn detector_runs_detection_when_not_root() {
+    // Needs root to switch to an unprivileged user, and setpriv to do it.
+    if !running_as_root() || !std::path::Path::new("/usr/bin/setpriv").exists() {
+        return;
+    }
+    let out = std::process::Command::new("/usr/bin/setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_lifecycle"))
+        .args([
+            "detect",
+            "-order=/nonexistent/order.toml",
+            "-layers=/nonexistent",
+        ])
+        .env_clear()
+        .env("CNB_PLATFORM_API", "0.15")
+        .current_dir("/")
+        .output()
+        .expect("run setpriv");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("refusing to run as root"), "{stdout}");
+    assert!(stdout.contains("ERROR: "), "{stdout}");
+    assert_ne!(out.status.code(), Some(0), "{stdout}");
+}

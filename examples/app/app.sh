@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "Hello from the example app, built by the Rust CNB lifecycle!"
