@@ -125,7 +125,13 @@ mod tests {
     fn environment_is_exactly_the_given_one() {
         let c = sh("env");
         let text = String::from_utf8(c.output).unwrap();
-        assert!(text.lines().all(|l| l.starts_with("PATH=") || l.starts_with("PWD=") || l.starts_with("SHLVL=") || l.starts_with("_=")), "{text}");
+        assert!(
+            text.lines().all(|l| l.starts_with("PATH=")
+                || l.starts_with("PWD=")
+                || l.starts_with("SHLVL=")
+                || l.starts_with("_=")),
+            "{text}"
+        );
     }
 
     #[test]

@@ -131,6 +131,10 @@ mod tests {
             distro: Some(OsDistro::default()),
             ..TargetMetadata::default()
         };
-        assert_eq!(completed(&known, &p, &logger), known, "recorded distro is kept");
+        assert_eq!(
+            completed(&known, &p, &logger),
+            known,
+            "recorded distro is kept"
+        );
     }
 }

@@ -55,8 +55,7 @@ pub fn lifecycle_dir() -> &'static Path {
                 from.display()
             );
             fs::copy(&from, root.join(bin)).expect("copy binary");
-            fs::set_permissions(root.join(bin), fs::Permissions::from_mode(0o755))
-                .expect("chmod");
+            fs::set_permissions(root.join(bin), fs::Permissions::from_mode(0o755)).expect("chmod");
         }
         for phase in PHASES {
             symlink("lifecycle", root.join(phase)).expect("phase link");
@@ -124,8 +123,7 @@ impl Build {
 
     /// Reads a file inside the build root.
     pub fn read(&self, rel: &str) -> String {
-        fs::read_to_string(self.path(rel))
-            .unwrap_or_else(|e| panic!("read {rel}: {e}"))
+        fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }
 
     /// Writes an executable script.
@@ -160,7 +158,10 @@ impl Build {
 
     /// Gives everything in the tree to the build user (as a platform prepares volumes).
     pub fn chown(&self) {
-        for entry in walkdir::WalkDir::new(self.root.path()).into_iter().flatten() {
+        for entry in walkdir::WalkDir::new(self.root.path())
+            .into_iter()
+            .flatten()
+        {
             let _ = std::os::unix::fs::lchown(entry.path(), Some(BUILD_UID), Some(BUILD_GID));
         }
     }

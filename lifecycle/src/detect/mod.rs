@@ -21,8 +21,14 @@ use platform_api::experimental::{
 
 use crate::log::Logger;
 use crate::target::OS_RELEASE;
-use platform_api::files::{analyzed::Analyzed, group, order::OrderFile, plan::{Plan, PlanEntry}, system::System};
 use order::{ModuleStore, WalkError, Walker};
+use platform_api::files::{
+    analyzed::Analyzed,
+    group,
+    order::OrderFile,
+    plan::{Plan, PlanEntry},
+    system::System,
+};
 use run::Runner;
 use store::DirStore;
 
@@ -118,9 +124,8 @@ impl DetectError {
             DetectError::Init(_) | DetectError::Experimental(_) | DetectError::Write(_) => {
                 exit::FAILED
             }
-            DetectError::IncompatibleBuildpackApi { .. } | DetectError::ParseBuildpackApi { .. } => {
-                exit::INCOMPATIBLE_BUILDPACK_API
-            }
+            DetectError::IncompatibleBuildpackApi { .. }
+            | DetectError::ParseBuildpackApi { .. } => exit::INCOMPATIBLE_BUILDPACK_API,
             DetectError::NoGroup { errored: false } => exit::DETECT_FAIL,
             DetectError::NoGroup { errored: true } => exit::DETECT_BUILDPACK_ERROR,
             DetectError::Other(_) => exit::DETECT_ERROR,
@@ -164,7 +169,8 @@ pub fn run(inputs: &DetectInputs, logger: &Logger) -> Result<(), DetectError> {
         guard_experimental(inputs.experimental_mode, FEATURE_DOCKERFILES, logger)?;
     }
 
-    let target = crate::target::completed(&analyzed.run_image_target(), Path::new(OS_RELEASE), logger);
+    let target =
+        crate::target::completed(&analyzed.run_image_target(), Path::new(OS_RELEASE), logger);
     let runner = Runner {
         app_dir: inputs.app_dir.clone(),
         platform_dir: inputs.platform_dir.clone(),
@@ -210,8 +216,7 @@ pub fn run(inputs: &DetectInputs, logger: &Logger) -> Result<(), DetectError> {
             })
             .collect(),
     };
-    group::write(&inputs.group_path, &group)
-        .map_err(|e| DetectError::Write(e.to_string()))?;
+    group::write(&inputs.group_path, &group).map_err(|e| DetectError::Write(e.to_string()))?;
     let plan = Plan {
         entries: entries
             .into_iter()
@@ -286,10 +291,16 @@ fn merge_system(order: Order, system: &System, logger: &Logger) -> Order {
             let before = missing(pre, &g.group);
             let after = missing(post, &g.group);
             if !before.is_empty() {
-                logger.debug(format!("Prepending {} system buildpack(s) to group", before.len()));
+                logger.debug(format!(
+                    "Prepending {} system buildpack(s) to group",
+                    before.len()
+                ));
             }
             if !after.is_empty() {
-                logger.debug(format!("Appending {} system buildpack(s) to group", after.len()));
+                logger.debug(format!(
+                    "Appending {} system buildpack(s) to group",
+                    after.len()
+                ));
             }
             Group {
                 group: before.into_iter().chain(g.group).chain(after).collect(),

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use buildpack_api::api::ApiVersion;
-use buildpack_api::target::Target;
 use buildpack_api::group::{Group, GroupElement, Order};
+use buildpack_api::target::Target;
 
 use super::logbuf::LogBuffer;
 use super::resolve::{self, CODE_LIFECYCLE_ERROR, DetectRun, GroupFailure, Resolved};
@@ -51,8 +51,9 @@ pub(crate) trait DetectRunner: Sync {
 /// that precedes every group when the order has extensions.
 #[derive(Debug, Clone)]
 pub(crate) enum Entry {
-    /// A buildpack or extension reference.
-    Element(GroupElement),
+    /// A buildpack or extension reference, with the composite buildpacks it was
+    /// expanded from (outermost first), to catch cycles.
+    Element(GroupElement, Vec<String>),
     /// The extensions order, tried as an optional prefix.
     Extensions(Order),
 }
@@ -104,7 +105,7 @@ pub(crate) fn with_extensions(order: Order, extensions: Order) -> Vec<Vec<Entry>
             if !extensions.is_empty() {
                 entries.push(Entry::Extensions(extensions.clone()));
             }
-            entries.extend(g.group.into_iter().map(Entry::Element));
+            entries.extend(g.group.into_iter().map(|el| Entry::Element(el, Vec::new())));
             entries
         })
         .collect()
@@ -165,15 +166,12 @@ impl<'a> Walker<'a> {
         mut done: Vec<GroupElement>,
     ) -> Result<Resolved, WalkError> {
         for (i, entry) in group.iter().enumerate() {
-            let el = match entry {
+            let (el, parents) = match entry {
                 Entry::Extensions(order) => {
-                    let groups = order
-                        .iter()
-                        .map(extension_entries)
-                        .collect::<Vec<_>>();
+                    let groups = order.iter().map(extension_entries).collect::<Vec<_>>();
                     return self.detect_order(groups, &done, &group[i + 1..], true);
                 }
-                Entry::Element(el) => el,
+                Entry::Element(el, parents) => (el, parents),
             };
             if done
                 .iter()
@@ -183,10 +181,28 @@ impl<'a> Walker<'a> {
             }
             let module = self.store.lookup(el).map_err(WalkError::Fatal)?;
             if !module.order.is_empty() {
+                if parents.contains(&el.id) {
+                    let chain: Vec<&str> = parents
+                        .iter()
+                        .map(String::as_str)
+                        .chain([el.id.as_str()])
+                        .collect();
+                    return Err(WalkError::Fatal(super::DetectError::Other(format!(
+                        "composite buildpack order has a cycle: {}",
+                        chain.join(" -> ")
+                    ))));
+                }
+                let mut inner = parents.clone();
+                inner.push(el.id.clone());
                 let groups = module
                     .order
                     .iter()
-                    .map(|g| g.group.iter().cloned().map(Entry::Element).collect())
+                    .map(|g| {
+                        g.group
+                            .iter()
+                            .map(|c| Entry::Element(c.clone(), inner.clone()))
+                            .collect()
+                    })
                     .collect();
                 return self.detect_order(groups, &done, &group[i + 1..], el.optional);
             }
@@ -195,8 +211,7 @@ impl<'a> Walker<'a> {
                 homepage: module.homepage.clone(),
                 ..el.clone()
             };
-            if self.platform_api.at_least(0, 12) && !self.target_matches(&module) && !el.optional
-            {
+            if self.platform_api.at_least(0, 12) && !self.target_matches(&module) && !el.optional {
                 self.runs.insert(
                     key(el),
                     DetectRun {
@@ -295,11 +310,14 @@ fn extension_entries(group: &Group) -> Vec<Entry> {
         .group
         .iter()
         .map(|el| {
-            Entry::Element(GroupElement {
-                extension: true,
-                optional: true,
-                ..el.clone()
-            })
+            Entry::Element(
+                GroupElement {
+                    extension: true,
+                    optional: true,
+                    ..el.clone()
+                },
+                Vec::new(),
+            )
         })
         .collect()
 }

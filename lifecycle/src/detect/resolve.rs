@@ -74,7 +74,10 @@ pub(crate) fn resolve(
             log.log(level, String::from_utf8_lossy(&run.output).into_owned());
         }
         if let Some(err) = &run.err {
-            log.log(level, format!("======== Error: {} ========", el.display_name()));
+            log.log(
+                level,
+                format!("======== Error: {} ========", el.display_name()),
+            );
             log.log(level, err.clone());
         }
     }

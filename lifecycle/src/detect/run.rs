@@ -61,7 +61,10 @@ impl Runner {
         let mut add = |k: &str, v: &OsString| vars.push((k.into(), v.clone()));
         add(dir_key, &module.dir.clone().into_os_string());
         if module.api.at_least(0, 8) {
-            add("CNB_PLATFORM_DIR", &self.platform_dir.clone().into_os_string());
+            add(
+                "CNB_PLATFORM_DIR",
+                &self.platform_dir.clone().into_os_string(),
+            );
             add("CNB_BUILD_PLAN_PATH", &plan_path.as_os_str().to_os_string());
         }
         if module.api.at_least(0, 10) {
@@ -75,7 +78,11 @@ impl Runner {
         Ok(vars)
     }
 
-    fn run_detect(&self, el: &GroupElement, module: &Module) -> Result<(DetectRun, String), DetectRun> {
+    fn run_detect(
+        &self,
+        el: &GroupElement,
+        module: &Module,
+    ) -> Result<(DetectRun, String), DetectRun> {
         let plan_dir = tempfile::Builder::new()
             .prefix("plan.")
             .tempdir()

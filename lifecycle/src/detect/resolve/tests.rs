@@ -65,7 +65,10 @@ fn provider_then_requirer_resolves() {
     assert_eq!(ids(&group), ["A", "B"]);
     assert_eq!(plan.len(), 1);
     assert_eq!(ids(&plan[0].providers), ["A"]);
-    assert_eq!(plan[0].providers[0].api, "", "providers carry id and version only");
+    assert_eq!(
+        plan[0].providers[0].api, "",
+        "providers carry id and version only"
+    );
     assert_eq!(plan[0].requires[0].name, "dep");
 }
 
@@ -76,7 +79,10 @@ fn require_before_provide_fails_a_required_element() {
         pass(vec![sections(&[], &["dep"])]),
         pass(vec![sections(&["dep"], &[])]),
     ];
-    assert_eq!(run(&done, &runs).unwrap_err(), GroupFailure::FailedDetection);
+    assert_eq!(
+        run(&done, &runs).unwrap_err(),
+        GroupFailure::FailedDetection
+    );
 }
 
 #[test]
@@ -114,7 +120,10 @@ fn errors_are_reported_as_buildpack_errors() {
         code: 1,
         ..DetectRun::default()
     };
-    assert_eq!(run(&done, &[errored]).unwrap_err(), GroupFailure::BuildpackError);
+    assert_eq!(
+        run(&done, &[errored]).unwrap_err(),
+        GroupFailure::BuildpackError
+    );
 }
 
 #[test]
@@ -122,7 +131,10 @@ fn extensions_alone_do_not_pass_a_group() {
     let mut ext = el("E", true);
     ext.extension = true;
     let runs = [pass(vec![sections(&["x"], &[])])];
-    assert_eq!(run(&[ext], &runs).unwrap_err(), GroupFailure::FailedDetection);
+    assert_eq!(
+        run(&[ext], &runs).unwrap_err(),
+        GroupFailure::FailedDetection
+    );
 }
 
 #[test]
