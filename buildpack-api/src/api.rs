@@ -140,7 +140,16 @@ mod tests {
         assert_eq!(v, ApiVersion::new(0, 10));
         assert!(v > "0.9".parse().unwrap());
         assert_eq!("1".parse::<ApiVersion>().unwrap(), ApiVersion::new(1, 0));
-        for bad in ["", "0.", ".1", "a.b", "0.2wrongapiblabla", "0.1.2", "-1.0", "0.+1"] {
+        for bad in [
+            "",
+            "0.",
+            ".1",
+            "a.b",
+            "0.2wrongapiblabla",
+            "0.1.2",
+            "-1.0",
+            "0.+1",
+        ] {
             assert!(bad.parse::<ApiVersion>().is_err(), "{bad}");
         }
     }

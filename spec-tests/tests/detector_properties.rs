@@ -112,7 +112,12 @@ impl Model<'_> {
             }
             if let Some(c) = r.id.strip_prefix("comp") {
                 let c: usize = c.parse().unwrap();
-                return self.walk_order(&self.0.composites[c], &done, &entries[i + 1..], r.optional);
+                return self.walk_order(
+                    &self.0.composites[c],
+                    &done,
+                    &entries[i + 1..],
+                    r.optional,
+                );
             }
             done.push(r.clone());
         }
@@ -136,10 +141,14 @@ impl Model<'_> {
                 .filter(|&pos| {
                     let l = self.leaf(&alive[pos].id);
                     let met = l.requires.iter().all(|n| {
-                        alive[..=pos].iter().any(|r| self.leaf(&r.id).provides.contains(n))
+                        alive[..=pos]
+                            .iter()
+                            .any(|r| self.leaf(&r.id).provides.contains(n))
                     });
                     let used = l.provides.iter().all(|n| {
-                        alive[pos..].iter().any(|r| self.leaf(&r.id).requires.contains(n))
+                        alive[pos..]
+                            .iter()
+                            .any(|r| self.leaf(&r.id).requires.contains(n))
                     });
                     !(met && used)
                 })

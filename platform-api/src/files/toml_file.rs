@@ -30,11 +30,7 @@ pub(crate) fn read_optional<T: DeserializeOwned>(
 }
 
 /// Decodes TOML text that came from `path`.
-fn parse<T: DeserializeOwned>(
-    text: &str,
-    path: &Path,
-    kind: FileKind,
-) -> Result<T, FileError> {
+fn parse<T: DeserializeOwned>(text: &str, path: &Path, kind: FileKind) -> Result<T, FileError> {
     toml::from_str(text).map_err(|err| FileError::Syntax {
         kind,
         path: path.to_path_buf(),
