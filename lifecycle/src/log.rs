@@ -27,7 +27,9 @@ impl FromStr for Level {
             "debug" => Ok(Level::Debug),
             "info" => Ok(Level::Info),
             "warn" | "warning" => Ok(Level::Warn),
-            "error" => Ok(Level::Error),
+            // The reference also accepts `fatal` (it then hides errors too); the
+            // closest level here is `error`.
+            "error" | "fatal" => Ok(Level::Error),
             _ => Err(format!("invalid log level '{s}'")),
         }
     }
@@ -86,16 +88,6 @@ impl Logger {
     /// Prints a plain message whatever the level (used to replay buffered lines).
     pub fn always(&self, msg: impl fmt::Display) {
         line(&mut std::io::stdout().lock(), "", msg);
-    }
-
-    /// Writes raw text at `level` (used to relay buildpack output blocks verbatim).
-    pub fn raw(&self, level: Level, text: &[u8]) {
-        if !self.enabled(level) || text.is_empty() {
-            return;
-        }
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text);
-        let _ = out.flush();
     }
 }
 

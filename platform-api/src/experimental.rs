@@ -1,7 +1,5 @@
 //! `CNB_EXPERIMENTAL_MODE`: what happens when a platform asks for an experimental feature.
 
-use std::str::FromStr;
-
 /// Experimental feature name for image extensions on Platform API < 0.13.
 pub const FEATURE_DOCKERFILES: &str = "Dockerfiles";
 /// Experimental feature name for OCI layout export.
@@ -19,17 +17,15 @@ pub enum ExperimentalMode {
     Error,
 }
 
-impl FromStr for ExperimentalMode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "quiet" | "silent" => Ok(Self::Quiet),
-            "warn" => Ok(Self::Warn),
-            "error" => Ok(Self::Error),
-            other => Err(format!(
-                "invalid CNB_EXPERIMENTAL_MODE '{other}' (expected quiet, warn or error)"
-            )),
+impl ExperimentalMode {
+    /// `CNB_EXPERIMENTAL_MODE` as the reference reads it: unset means `error`, `quiet`
+    /// (or the specification's `silent`) allows silently, and any other value behaves
+    /// like `warn`.
+    pub fn from_env_value(value: &str) -> Self {
+        match value {
+            "" | "error" => Self::Error,
+            "quiet" | "silent" => Self::Quiet,
+            _ => Self::Warn,
         }
     }
 }

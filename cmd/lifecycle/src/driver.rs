@@ -109,16 +109,9 @@ pub fn run(
     }
 }
 
-/// The reference's log level names (case-insensitive). It also accepts `fatal`, which
-/// silences errors there; the closest level here is `error`.
+/// The reference's log level names (case-insensitive, `fatal` meaning `error`).
 fn log_level(text: &str) -> Option<Level> {
-    match text.to_lowercase().as_str() {
-        "debug" => Some(Level::Debug),
-        "info" => Some(Level::Info),
-        "warn" | "warning" => Some(Level::Warn),
-        "error" | "fatal" => Some(Level::Error),
-        _ => None,
-    }
+    text.parse().ok()
 }
 
 #[cfg(test)]

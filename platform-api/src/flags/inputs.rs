@@ -256,7 +256,8 @@ impl LifecycleInputs {
             let kind = inputs.get(row.input).kind();
             inputs.set(row.input, value_from_env(kind, row, env));
         }
-        inputs.experimental_mode = experimental_mode(env.get("CNB_EXPERIMENTAL_MODE"));
+        inputs.experimental_mode =
+            ExperimentalMode::from_env_value(env.get("CNB_EXPERIMENTAL_MODE"));
         inputs.env_run_image = env.get("CNB_RUN_IMAGE").to_string();
         inputs
     }
@@ -458,16 +459,6 @@ fn value_from_env(kind: FlagKind, row: &InputRow, env: &Environment) -> FlagValu
     }
 }
 
-/// `CNB_EXPERIMENTAL_MODE` as the reference reads it: unset means `error`, and any
-/// value other than `quiet`, `warn` or `error` behaves like `warn`.
-fn experimental_mode(value: &str) -> ExperimentalMode {
-    match value {
-        "" | "error" => ExperimentalMode::Error,
-        "quiet" => ExperimentalMode::Quiet,
-        _ => ExperimentalMode::Warn,
-    }
-}
-
 fn exists(cwd: Option<&Path>, path: &str) -> bool {
     match cwd {
         Some(cwd) => cwd.join(path).exists(),
@@ -574,11 +565,30 @@ mod tests {
 
     #[test]
     fn experimental_modes() {
-        assert_eq!(experimental_mode(""), ExperimentalMode::Error);
-        assert_eq!(experimental_mode("error"), ExperimentalMode::Error);
-        assert_eq!(experimental_mode("quiet"), ExperimentalMode::Quiet);
-        assert_eq!(experimental_mode("warn"), ExperimentalMode::Warn);
-        assert_eq!(experimental_mode("bogus"), ExperimentalMode::Warn);
+        assert_eq!(
+            ExperimentalMode::from_env_value(""),
+            ExperimentalMode::Error
+        );
+        assert_eq!(
+            ExperimentalMode::from_env_value("error"),
+            ExperimentalMode::Error
+        );
+        assert_eq!(
+            ExperimentalMode::from_env_value("quiet"),
+            ExperimentalMode::Quiet
+        );
+        assert_eq!(
+            ExperimentalMode::from_env_value("warn"),
+            ExperimentalMode::Warn
+        );
+        assert_eq!(
+            ExperimentalMode::from_env_value("bogus"),
+            ExperimentalMode::Warn
+        );
+        assert_eq!(
+            ExperimentalMode::from_env_value("silent"),
+            ExperimentalMode::Quiet
+        );
     }
 
     #[test]
