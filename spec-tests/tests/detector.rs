@@ -445,3 +445,54 @@ fn optional_buildpacks_with_unused_provides_are_dropped() {
         .expect_output("1 of 2 buildpacks participating");
     assert!(!b.read("layers/group.toml").contains("provider"));
 }
+
+#[test]
+fn garbage_inputs_are_clear_errors() {
+    let b = fixtures(LATEST);
+    b.order("[[order]\nthis is not toml");
+    detect(&b, &[])
+        .expect_code(1)
+        .expect_output("ERROR: failed to initialize detector: reading order: failed to read order file: toml: line 1");
+
+    order(&b, &[&[("simple_buildpack", "simple_buildpack_version")]]);
+    b.write("layers/analyzed.toml", "[run-image\n");
+    detect(&b, &[])
+        .expect_code(1)
+        .expect_output("failed to initialize detector: failed to read analyzed file: toml: line 1");
+
+    std::fs::remove_file(b.path("layers/analyzed.toml")).unwrap();
+    b.write(
+        "cnb/buildpacks/simple_buildpack/simple_buildpack_version/buildpack.toml",
+        "api = 0.9\n[buildpack\n",
+    );
+    let r = detect(&b, &[]);
+    r.expect_code(1)
+        .expect_output("failed to initialize detector:")
+        .expect_output("simple_buildpack_version/buildpack.toml");
+    assert!(!r.all().contains("panicked"));
+}
+
+#[test]
+fn missing_module_in_a_composite_is_a_detect_error() {
+    let b = fixtures(LATEST);
+    b.buildpack(
+        &Bp::new("O", "1", "0.10")
+            .composite("[[order]]\n[[order.group]]\nid = \"ghost\"\nversion = \"1\"\n"),
+    );
+    order(&b, &[&[("O", "1")]]);
+    detect(&b, &[])
+        .expect_code(22)
+        .expect_output("ERROR: failed to detect:")
+        .expect_output("ghost/1/buildpack.toml");
+}
+
+#[test]
+fn unwritable_group_path_fails_without_writing_a_plan() {
+    let b = fixtures(LATEST);
+    order(&b, &[&[("simple_buildpack", "simple_buildpack_version")]]);
+    std::fs::create_dir_all(b.path("layers/group.toml")).unwrap();
+    detect(&b, &[])
+        .expect_code(1)
+        .expect_output("ERROR: failed to write group file:");
+    assert!(!b.path("layers/plan.toml").exists());
+}
