@@ -53,7 +53,7 @@ impl fmt::Display for ModuleKind {
 #[derive(Debug, thiserror::Error)]
 pub enum DescriptorError {
     /// The file could not be read.
-    #[error("failed to read {}: {source}", path.display())]
+    #[error("{}", crate::goerr::path_error("open", path, source))]
     Read {
         /// The descriptor path.
         path: PathBuf,

@@ -6,5 +6,6 @@
 
 pub mod detect;
 pub mod exec;
+pub mod generate;
 pub mod log;
 pub mod target;

@@ -151,6 +151,31 @@ impl Build {
         self.path(&dir)
     }
 
+    /// Adds an image extension at `cnb/extensions/<id>/<version>` with its
+    /// `extension.toml` and, for each body given, a `bin/detect` / `bin/generate` script.
+    pub fn extension(
+        &self,
+        id: &str,
+        version: &str,
+        api: &str,
+        detect: Option<&str>,
+        generate: Option<&str>,
+    ) -> PathBuf {
+        let dir = format!("cnb/extensions/{}/{}", id.replace('/', "_"), version);
+        self.write(
+            &format!("{dir}/extension.toml"),
+            &format!(
+                "api = \"{api}\"\n\n[extension]\nid = \"{id}\"\nversion = \"{version}\"\nname = \"{id}\"\n"
+            ),
+        );
+        for (name, body) in [("detect", detect), ("generate", generate)] {
+            if let Some(body) = body {
+                self.write_script(&format!("{dir}/bin/{name}"), body);
+            }
+        }
+        self.path(&dir)
+    }
+
     /// Writes `cnb/order.toml`.
     pub fn order(&self, toml: &str) -> PathBuf {
         self.write("cnb/order.toml", toml)

@@ -19,6 +19,7 @@ use platform_api::experimental::{
     ExperimentalDisabled, ExperimentalMode, FEATURE_DOCKERFILES, Guard,
 };
 
+use crate::generate::{self, GenerateError, GenerateInputs};
 use crate::log::Logger;
 use crate::target::OS_RELEASE;
 use order::{ModuleStore, WalkError, Walker};
@@ -112,6 +113,9 @@ pub enum DetectError {
     /// Another detection error (exit 22), e.g. a composite's child missing.
     #[error("failed to detect: {0}")]
     Other(String),
+    /// The extensions' generate step failed (exit 91 or 92, or 1 before it starts).
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
     /// Writing group.toml, plan.toml or analyzed.toml failed.
     #[error("{0}")]
     Write(String),
@@ -129,6 +133,7 @@ impl DetectError {
             DetectError::NoGroup { errored: false } => exit::DETECT_FAIL,
             DetectError::NoGroup { errored: true } => exit::DETECT_BUILDPACK_ERROR,
             DetectError::Other(_) => exit::DETECT_ERROR,
+            DetectError::Generate(e) => e.exit_code(),
         }
     }
 
@@ -228,6 +233,35 @@ pub fn run(inputs: &DetectInputs, logger: &Logger) -> Result<(), DetectError> {
     };
     plan.write(&inputs.plan_path)
         .map_err(|e| DetectError::Write(e.to_string()))?;
+    if !group.group_extensions.is_empty() {
+        let run = generate::read_run(&inputs.run_path, logger)?;
+        let generate_inputs = GenerateInputs {
+            platform_api: inputs.platform_api,
+            app_dir: inputs.app_dir.clone(),
+            platform_dir: inputs.platform_dir.clone(),
+            build_config_dir: inputs.build_config_dir.clone(),
+            extensions_dir: inputs.extensions_dir.clone(),
+            generated_dir: inputs.generated_dir.clone(),
+            environ: inputs.environ.clone(),
+            target_env: runner.target_env.clone(),
+        };
+        let result = generate::generate(
+            &generate_inputs,
+            &group.group_extensions,
+            &plan,
+            &analyzed,
+            &run,
+            logger,
+        )?;
+        result
+            .analyzed
+            .write(&inputs.analyzed_path)
+            .map_err(|e| DetectError::Write(e.to_string()))?;
+        result
+            .plan
+            .write(&inputs.plan_path)
+            .map_err(|e| DetectError::Write(e.to_string()))?;
+    }
     Ok(())
 }
 

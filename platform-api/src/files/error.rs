@@ -71,7 +71,7 @@ impl fmt::Display for FileAction {
 pub enum FileError {
     /// A system call failed (`op` is Go's name for it: `open`, `read`, `write`, `mkdir`,
     /// `rename`).
-    #[error("failed to {action} {kind} file: {op} {}: {}", path.display(), go_error_text(source))]
+    #[error("failed to {action} {kind} file: {op} {}: {}", path.display(), buildpack_api::goerr::text(source))]
     Io {
         /// Reading or writing.
         action: FileAction,
@@ -121,21 +121,6 @@ impl FileError {
             | FileError::Syntax { path, .. }
             | FileError::Encode { path, .. } => path,
         }
-    }
-}
-
-/// An OS error as Go prints it: the C library's text with a lower-case first letter and
-/// no `(os error N)` suffix.
-fn go_error_text(err: &io::Error) -> String {
-    let text = err.to_string();
-    let text = match (err.raw_os_error(), text.rfind(" (os error ")) {
-        (Some(_), Some(i)) => &text[..i],
-        _ => &text[..],
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

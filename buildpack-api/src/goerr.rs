@@ -1,0 +1,42 @@
+//! I/O errors worded as the reference (a Go program) words them, so messages that
+//! platforms and users grep for stay the same.
+
+use std::io;
+use std::path::Path;
+
+/// An OS error's text as Go prints it: the C library's message with a lower-case first
+/// letter and no `(os error N)` suffix (`no such file or directory`).
+pub fn text(err: &io::Error) -> String {
+    let full = err.to_string();
+    let text = match (err.raw_os_error(), full.rfind(" (os error ")) {
+        (Some(_), Some(i)) => &full[..i],
+        _ => &full[..],
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A failed file operation as Go's `*PathError` prints it: `<op> <path>: <text>`.
+pub fn path_error(op: &str, path: &Path, err: &io::Error) -> String {
+    format!("{op} {}: {}", path.display(), text(err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_errors_like_go() {
+        let err = std::fs::read("/nonexistent/file").unwrap_err();
+        assert_eq!(text(&err), "no such file or directory");
+        assert_eq!(
+            path_error("open", Path::new("/nonexistent/file"), &err),
+            "open /nonexistent/file: no such file or directory"
+        );
+        let custom = io::Error::other("Custom thing");
+        assert_eq!(text(&custom), "custom thing");
+    }
+}
