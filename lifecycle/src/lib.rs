@@ -4,6 +4,7 @@
 //! environment and defaults into each phase's input struct and map the phase's typed
 //! error to the specification's exit code.
 
+pub mod build;
 pub mod detect;
 pub mod exec;
 pub mod generate;

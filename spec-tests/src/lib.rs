@@ -265,6 +265,12 @@ impl Bp {
         self
     }
 
+    /// Sets the build script body.
+    pub fn build(mut self, body: &str) -> Self {
+        self.build = body.into();
+        self
+    }
+
     /// Appends descriptor TOML.
     pub fn extra(mut self, toml: &str) -> Self {
         self.extra.push_str(toml);
