@@ -191,10 +191,20 @@ pub trait ModuleDescriptor {
     /// filtering): the declared list is honoured only for Buildpack API >= 0.12 (an
     /// unparsable API counts as older), and an empty list or `*` means every environment.
     fn supports_exec_env(&self, exec_env: &str) -> bool {
-        let honoured = self.api().is_ok_and(|v| v.at_least(0, 12));
-        let list = &self.info().exec_env;
-        !honoured || list.is_empty() || list.iter().any(|e| e == "*" || e == exec_env)
+        match self.api() {
+            Ok(api) => exec_env_allows(api, &self.info().exec_env, exec_env),
+            Err(_) => true,
+        }
     }
+}
+
+/// Whether a module of Buildpack API `api` declaring the execution environments `list`
+/// takes part in a build for `exec_env`: lists count from API 0.12 on, and an empty list
+/// or `*` means every environment.
+pub fn exec_env_allows(api: ApiVersion, list: &[String], exec_env: &str) -> bool {
+    api < ApiVersion::new(0, 12)
+        || list.is_empty()
+        || list.iter().any(|e| e == "*" || e == exec_env)
 }
 
 /// Names of the entries of `<dir>/bin`, or nothing when it does not exist.

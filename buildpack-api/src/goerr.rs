@@ -24,6 +24,26 @@ pub fn path_error(op: &str, path: &Path, err: &io::Error) -> String {
     format!("{op} {}: {}", path.display(), text(err))
 }
 
+/// The 1-based line a TOML error points at, when it points anywhere.
+pub fn toml_line(text: &str, err: &toml::de::Error) -> Option<usize> {
+    err.span().map(|span| {
+        text.as_bytes()[..span.start.min(text.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    })
+}
+
+/// A TOML syntax error on one line, shaped like the reference's decoder errors:
+/// `toml: line N: <what is wrong>`.
+pub fn toml(text: &str, err: &toml::de::Error) -> String {
+    match toml_line(text, err) {
+        Some(line) => format!("toml: line {line}: {}", err.message()),
+        None => format!("toml: {}", err.message()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,6 +55,13 @@ mod tests {
         assert_eq!(
             path_error("open", Path::new("/nonexistent/file"), &err),
             "open /nonexistent/file: no such file or directory"
+        );
+        let bad = "a = 1\nb = [\n";
+        let err = ::toml::from_str::<::toml::Table>(bad).unwrap_err();
+        assert!(
+            toml(bad, &err).starts_with("toml: line 2: "),
+            "{}",
+            toml(bad, &err)
         );
         let custom = io::Error::other("Custom thing");
         assert_eq!(text(&custom), "custom thing");

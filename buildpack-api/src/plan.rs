@@ -60,8 +60,8 @@ pub struct BuildPlan {
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     /// The plan is not valid TOML or has keys of the wrong type.
-    #[error("failed to parse build plan: {0}")]
-    Parse(#[from] toml::de::Error),
+    #[error("{0}")]
+    Parse(String),
     /// A require has a top-level `version` (rejected for every supported Buildpack API,
     /// with or without `metadata.version`; same message as the reference).
     #[error(
@@ -97,7 +97,8 @@ impl BuildPlan {
     /// reference's checks: an extension may not require anything (this error takes
     /// precedence) and no require may carry a top-level `version`.
     pub fn parse(text: &str, kind: ModuleKind, id: &str) -> Result<Self, PlanError> {
-        let plan: BuildPlan = toml::from_str(text)?;
+        let plan: BuildPlan =
+            toml::from_str(text).map_err(|e| PlanError::Parse(crate::goerr::toml(text, &e)))?;
         let sections = plan.alternatives();
         if kind == ModuleKind::Extension && sections.iter().any(|s| !s.requires.is_empty()) {
             return Err(PlanError::ExtensionRequires { id: id.to_string() });

@@ -5,6 +5,15 @@ use spec_tests::{Bp, Build, run};
 
 const LATEST: &str = "0.15";
 
+/// The host architecture under its Go/OCI name.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
 /// The reference's detector fixtures: a simple buildpack that provides and requires,
 /// one that always passes and prints its environment, one that opts out, one with an
 /// unsupported API.
@@ -307,7 +316,7 @@ fn composite_cycles_are_an_error_not_a_crash() {
     order(&b, &[&[("X", "1")]]);
     detect(&b, &[])
         .expect_code(22)
-        .expect_output("cycle: X -> Y -> X");
+        .expect_output("cycle: X@1 -> Y@1 -> X@1");
 }
 
 #[test]
@@ -350,7 +359,7 @@ fn environment_of_detect() {
         .expect_output("FOO=val-from-build-config USER_VAR=from-user PATH=/user/bin:/usr/local/bin:/usr/bin:/bin")
         .expect_output("CNB_PLATFORM_API=unset")
         .expect_output("CNB_TARGET_OS=linux")
-        .expect_output("CNB_TARGET_ARCH=")
+        .expect_output(&format!("CNB_TARGET_ARCH={}\n", go_arch()))
         .expect_no_output("should-not-leak");
 
     // clear-env hides user env but not operator env
@@ -495,4 +504,46 @@ fn unwritable_group_path_fails_without_writing_a_plan() {
         .expect_code(1)
         .expect_output("ERROR: failed to write group file:");
     assert!(!b.path("layers/plan.toml").exists());
+}
+
+#[test]
+fn exec_env_is_passed_but_not_filtered_below_0_15() {
+    let b = fixtures("0.14");
+    b.buildpack(
+        &Bp::new("testonly", "1", "0.12")
+            .extra("exec-env = [\"test\"]\n")
+            .detect("echo \"exec-env: $CNB_EXEC_ENV\"\n"),
+    );
+    b.buildpack(&Bp::new("older", "1", "0.11").detect("echo \"older: ${CNB_EXEC_ENV:-unset}\"\n"));
+    order(&b, &[&[("testonly", "1"), ("older", "1")]]);
+    detect(&b, &["-log-level", "debug"])
+        .expect_code(0)
+        .expect_output("exec-env: production")
+        .expect_output("older: unset");
+    assert!(b.read("layers/group.toml").contains("testonly"));
+}
+
+#[test]
+fn optional_buildpacks_with_mismatched_targets_still_run_detect() {
+    let b = fixtures("0.12");
+    let marker = b.path("ran");
+    std::fs::create_dir_all(&marker).unwrap();
+    b.buildpack(
+        &Bp::new("armonly", "1", "0.10")
+            .extra("\n[[targets]]\nos = \"linux\"\narch = \"arm64\"\n")
+            .detect(&format!("touch {}/armonly\nexit 100\n", marker.display())),
+    );
+    b.order(
+        "[[order]]\n[[order.group]]\nid = \"armonly\"\nversion = \"1\"\noptional = true\n[[order.group]]\nid = \"simple_buildpack\"\nversion = \"simple_buildpack_version\"\n",
+    );
+    b.write(
+        "layers/analyzed.toml",
+        "[run-image]\n  reference = \"r\"\n  [run-image.target]\n    os = \"linux\"\n    arch = \"amd64\"\n",
+    );
+    detect(&b, &[]).expect_code(0);
+    assert!(
+        marker.join("armonly").exists(),
+        "detect ran for the optional element"
+    );
+    assert!(!b.read("layers/group.toml").contains("armonly"));
 }

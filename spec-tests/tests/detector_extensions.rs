@@ -382,11 +382,16 @@ fn prepopulated_extension_platform_0_13() {
 #[test]
 fn no_extensions_in_the_group_means_no_generate_step() {
     let b = fixtures("0.15");
+    // The extension passes detection, but nothing requires what it provides, so it is
+    // dropped from the group and generate never runs.
     b.order(
-        "[[order]]\n  [[order.group]]\n    id = \"buildpack_for_ext\"\n    version = \"buildpack_for_ext_version\"\n    optional = true\n  [[order.group]]\n    id = \"other\"\n    version = \"1\"\n",
+        "[[order-extensions]]\n  [[order-extensions.group]]\n    id = \"simple_extension\"\n    version = \"simple_extension_version\"\n\n[[order]]\n  [[order.group]]\n    id = \"other\"\n    version = \"1\"\n",
     );
     b.buildpack(&Bp::new("other", "1", "0.10"));
-    detect(&b, "cnb/run.toml").expect_code(0);
+    detect(&b, "cnb/run.toml")
+        .expect_code(0)
+        .expect_no_output("output from /bin/generate");
+    assert!(!b.read("layers/group.toml").contains("simple_extension"));
     assert!(!b.path("layers/analyzed.toml").exists());
     assert!(!b.path("layers/generated").exists());
 }

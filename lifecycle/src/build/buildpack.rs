@@ -12,10 +12,10 @@ use buildpack_api::group::GroupElement;
 use buildpack_api::plan::BuildpackPlan;
 
 use super::BuildInputs;
-use super::command::run_streaming;
 use super::error::{BuildError, StepError};
 use super::layers::{apply_build_env, ensure_within, process_layers};
 use super::outputs::{self, BuildpackOutputs, Producer};
+use crate::exec::run_streaming;
 use crate::log::Logger;
 
 /// What every buildpack's build shares.

@@ -1,6 +1,5 @@
 //! Why a build fails, worded as the reference words it, and the exit code of each case.
 
-use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
@@ -15,6 +14,8 @@ use buildpack_api::plan::PlanError;
 use buildpack_api::store::StoreError;
 use platform_api::exit::{self, ExitCode};
 use platform_api::files::FileError;
+
+use crate::exec::ProgramExit;
 
 /// Why the build failed. `Display` is the whole message printed after `ERROR: `;
 /// [`BuildError::exit_code`] is the exit code.
@@ -48,7 +49,7 @@ pub enum BuildError {
     ReadAnalyzed(FileError),
     /// A buildpack's `/bin/build` failed (exit 51).
     #[error("failed to build: {0}")]
-    BuildpackFailed(BuildpackExit),
+    BuildpackFailed(ProgramExit),
     /// Anything else going wrong while building (exit 52, or 12 for a descriptor
     /// declaring an unsupported API).
     #[error("failed to build: {0}")]
@@ -74,57 +75,6 @@ impl BuildError {
             BuildError::Build(_) => exit::BUILD_ERROR,
         }
     }
-}
-
-/// How a buildpack's `/bin/build` ended unsuccessfully, worded like Go's `os/exec`.
-#[derive(Debug)]
-pub enum BuildpackExit {
-    /// It exited with a non-zero status (`exit status N`).
-    Status(i32),
-    /// A signal ended it (`signal: killed`).
-    Signal(i32),
-    /// It could not be started (`fork/exec <path>: <reason>`).
-    Spawn {
-        /// The executable.
-        program: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-    /// Waiting for it failed.
-    Wait(io::Error),
-}
-
-impl fmt::Display for BuildpackExit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BuildpackExit::Status(code) => write!(f, "exit status {code}"),
-            BuildpackExit::Signal(signal) => write!(f, "signal: {}", signal_name(*signal)),
-            BuildpackExit::Spawn { program, source } => {
-                f.write_str(&goerr::path_error("fork/exec", program, source))
-            }
-            BuildpackExit::Wait(source) => write!(f, "wait: {}", goerr::text(source)),
-        }
-    }
-}
-
-/// Go's description of the common signals (`syscall.Signal.String`).
-fn signal_name(signal: i32) -> String {
-    let name = match signal {
-        1 => "hangup",
-        2 => "interrupt",
-        3 => "quit",
-        4 => "illegal instruction",
-        6 => "aborted",
-        7 => "bus error",
-        8 => "floating point exception",
-        9 => "killed",
-        11 => "segmentation fault",
-        13 => "broken pipe",
-        14 => "alarm clock",
-        15 => "terminated",
-        _ => return format!("signal {signal}"),
-    };
-    name.to_string()
 }
 
 /// A failure while preparing, running or collecting one buildpack's build, or while
@@ -273,13 +223,23 @@ mod tests {
 
     #[test]
     fn messages_and_codes() {
-        let e = BuildError::BuildpackFailed(BuildpackExit::Status(3));
+        let e = BuildError::BuildpackFailed(ProgramExit::Status(3));
         assert_eq!(e.to_string(), "failed to build: exit status 3");
         assert_eq!(e.exit_code(), 51);
-        let e = BuildError::BuildpackFailed(BuildpackExit::Signal(9));
+        let e = BuildError::BuildpackFailed(ProgramExit::Signal {
+            signal: 9,
+            core: false,
+        });
         assert_eq!(e.to_string(), "failed to build: signal: killed");
-        assert_eq!(BuildpackExit::Signal(40).to_string(), "signal: signal 40");
-        let e = BuildError::BuildpackFailed(BuildpackExit::Spawn {
+        assert_eq!(
+            ProgramExit::Signal {
+                signal: 40,
+                core: false
+            }
+            .to_string(),
+            "signal: signal 40"
+        );
+        let e = BuildError::BuildpackFailed(ProgramExit::Spawn {
             program: "/bp/bin/build".into(),
             source: io::Error::from_raw_os_error(2),
         });

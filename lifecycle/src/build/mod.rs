@@ -10,7 +10,6 @@
 //! SBOM files, `store.toml` and `launch.toml`.
 
 mod buildpack;
-mod command;
 mod error;
 mod layers;
 mod legacy_bom;
@@ -31,7 +30,7 @@ use platform_api::files::group;
 use platform_api::files::metadata::BuildMetadata;
 use platform_api::files::plan::Plan;
 
-pub use error::{BuildError, BuildpackExit, StepError};
+pub use error::{BuildError, StepError};
 
 use crate::log::Logger;
 use crate::target::OS_RELEASE;

@@ -7,6 +7,7 @@ use buildpack_api::group::GroupElement;
 use platform_api::files::plan::PlanEntry;
 
 use super::*;
+use crate::exec::ProgramExit;
 use crate::log::Level;
 
 struct World {
@@ -234,7 +235,7 @@ fn a_failing_buildpack_stops_the_build() {
     let err = w.build(&[a, b], &Plan::default()).unwrap_err();
     assert!(matches!(
         err,
-        BuildError::BuildpackFailed(BuildpackExit::Status(3))
+        BuildError::BuildpackFailed(ProgramExit::Status(3))
     ));
     assert_eq!(err.to_string(), "failed to build: exit status 3");
     assert_eq!(err.exit_code(), 51);

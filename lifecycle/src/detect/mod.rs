@@ -48,8 +48,6 @@ pub struct DetectInputs {
     pub build_config_dir: PathBuf,
     /// `<platform>`: user env in `env/` and platform extensions.
     pub platform_dir: PathBuf,
-    /// `<layers>`.
-    pub layers_dir: PathBuf,
     /// `<order>`: already resolved (flag, env, `<layers>/order.toml` if present, else `/cnb/order.toml`).
     pub order_path: PathBuf,
     /// `<system>` (Platform >= 0.15 only; `None` below).
@@ -182,11 +180,7 @@ pub fn run(inputs: &DetectInputs, logger: &Logger) -> Result<(), DetectError> {
         build_config_dir: inputs.build_config_dir.clone(),
         base_env: Env::for_build(inputs.environ.iter().cloned()),
         target_env: crate::target::env_vars(&target),
-        exec_env: if inputs.platform_api.at_least(0, 15) {
-            inputs.exec_env.clone()
-        } else {
-            String::new()
-        },
+        exec_env: inputs.exec_env.clone(),
     };
     let mut walker = Walker::new(
         &store,
@@ -286,15 +280,9 @@ fn guard_experimental(
 
 /// Looks up every element of the order (not nested composites) and checks its API.
 fn verify_order(store: &DirStore, order: &Order, extensions: &Order) -> Result<(), DetectError> {
-    let buildpacks = order.iter().flat_map(|g| g.group.iter().cloned());
-    let extensions = extensions.iter().flat_map(|g| {
-        g.group.iter().map(|e| GroupElement {
-            extension: true,
-            ..e.clone()
-        })
-    });
-    for el in buildpacks.chain(extensions) {
-        store.lookup(&el).map_err(|e| match e {
+    // order.toml already marks the elements of `[[order-extensions]]` as extensions.
+    for el in order.iter().chain(extensions).flat_map(|g| &g.group) {
+        store.lookup(el).map_err(|e| match e {
             DetectError::Other(msg) => DetectError::Init(msg),
             other => other,
         })?;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use buildpack_api::api::ApiVersion;
+use buildpack_api::descriptor::exec_env_allows;
 use buildpack_api::group::{Group, GroupElement, Order};
 use buildpack_api::target::Target;
 
@@ -21,11 +22,13 @@ use platform_api::files::target::TargetMetadata;
 pub(crate) struct Module {
     /// Buildpack API the module implements.
     pub api: ApiVersion,
+    /// The API as the descriptor writes it (recorded in group.toml unchanged).
+    pub api_raw: String,
     /// The module's root directory.
     pub dir: PathBuf,
     /// Homepage, recorded in group.toml.
     pub homepage: String,
-    /// `clear-env` (buildpacks only).
+    /// `clear-env`.
     pub clear_env: bool,
     /// Targets after the reference's stack translation and inference.
     pub targets: Vec<Target>,
@@ -181,19 +184,14 @@ impl<'a> Walker<'a> {
             }
             let module = self.store.lookup(el).map_err(WalkError::Fatal)?;
             if !module.order.is_empty() {
-                if parents.contains(&el.id) {
-                    let chain: Vec<&str> = parents
-                        .iter()
-                        .map(String::as_str)
-                        .chain([el.id.as_str()])
-                        .collect();
+                let mut inner = parents.clone();
+                inner.push(el.display_name());
+                if parents.contains(&el.display_name()) {
                     return Err(WalkError::Fatal(super::DetectError::Other(format!(
                         "composite buildpack order has a cycle: {}",
-                        chain.join(" -> ")
+                        inner.join(" -> ")
                     ))));
                 }
-                let mut inner = parents.clone();
-                inner.push(el.id.clone());
                 let groups = module
                     .order
                     .iter()
@@ -207,7 +205,7 @@ impl<'a> Walker<'a> {
                 return self.detect_order(groups, &done, &group[i + 1..], el.optional);
             }
             let marked = GroupElement {
-                api: module.api.to_string(),
+                api: module.api_raw.clone(),
                 homepage: module.homepage.clone(),
                 ..el.clone()
             };
@@ -234,10 +232,17 @@ impl<'a> Walker<'a> {
             done.push(marked);
         }
         self.run_pending(&done);
-        let runs: Vec<&DetectRun> = done
+        let runs = done
             .iter()
-            .map(|el| &self.runs[&key(el)])
-            .collect::<Vec<_>>();
+            .map(|el| {
+                self.runs.get(&key(el)).ok_or_else(|| {
+                    WalkError::Fatal(super::DetectError::Other(format!(
+                        "missing detection of '{}'",
+                        key(el)
+                    )))
+                })
+            })
+            .collect::<Result<Vec<&DetectRun>, _>>()?;
         resolve::resolve(&done, &runs, &mut self.log).map_err(|f| WalkError::NoGroup {
             errored: f == GroupFailure::BuildpackError,
         })
@@ -257,11 +262,8 @@ impl<'a> Walker<'a> {
     }
 
     fn exec_env_matches(&self, el: &GroupElement, module: &Module) -> bool {
-        if self.exec_env.is_empty() || module.api < ApiVersion::new(0, 12) {
-            return true;
-        }
         let list = &module.exec_env;
-        let ok = list.is_empty() || list.iter().any(|e| e == "*" || *e == self.exec_env);
+        let ok = self.exec_env.is_empty() || exec_env_allows(module.api, list, &self.exec_env);
         if !ok {
             self.logger.debug(format!(
                 "Skipping {} due to execution environment mismatch; current: {}, buildpack supports: [{}]",
@@ -279,8 +281,11 @@ impl<'a> Walker<'a> {
         let mut work = Vec::new();
         for el in done {
             let k = key(el);
-            if !self.runs.contains_key(&k) && !keys.contains(&k) {
-                work.push((el, &self.modules[&k]));
+            if self.runs.contains_key(&k) || keys.contains(&k) {
+                continue;
+            }
+            if let Some(module) = self.modules.get(&k) {
+                work.push((el, module));
                 keys.push(k);
             }
         }

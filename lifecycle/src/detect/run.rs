@@ -12,7 +12,9 @@ use buildpack_api::plan::BuildPlan;
 
 use super::order::{DetectRunner, Module};
 use super::resolve::{CODE_LIFECYCLE_ERROR, CODE_PASS, DetectRun};
-use crate::exec::run_captured;
+use crate::exec::{ProgramExit, run_captured};
+use buildpack_api::goerr::path_error;
+use std::io::ErrorKind;
 
 /// Shared settings of every detect run.
 pub(crate) struct Runner {
@@ -86,9 +88,15 @@ impl Runner {
         let plan_dir = tempfile::Builder::new()
             .prefix("plan.")
             .tempdir()
-            .map_err(|e| lifecycle_error(e, Vec::new()))?;
+            .map_err(|e| {
+                lifecycle_error(
+                    format!("mkdir temp plan dir: {}", buildpack_api::goerr::text(&e)),
+                    Vec::new(),
+                )
+            })?;
         let plan_path = plan_dir.path().join("plan.toml");
-        std::fs::write(&plan_path, b"").map_err(|e| lifecycle_error(e, Vec::new()))?;
+        std::fs::write(&plan_path, b"")
+            .map_err(|e| lifecycle_error(path_error("open", &plan_path, &e), Vec::new()))?;
         let env = self
             .env_for(el, module, &plan_path)
             .map_err(|e| lifecycle_error(e, Vec::new()))?;
@@ -101,31 +109,47 @@ impl Runner {
             &self.app_dir,
             &env,
         );
+        // As in the reference, an exit status (or a signal, as -1) is the verdict; only a
+        // program that could not run at all carries an error message.
+        let (code, err) = match captured.exit {
+            Ok(()) => (CODE_PASS, None),
+            Err(ProgramExit::Status(code)) => (code, None),
+            Err(ProgramExit::Signal { .. }) => (CODE_LIFECYCLE_ERROR, None),
+            Err(e) => (CODE_LIFECYCLE_ERROR, Some(e.to_string())),
+        };
         let run = DetectRun {
-            code: captured.code.unwrap_or(CODE_LIFECYCLE_ERROR),
+            code,
             output: captured.output,
-            err: captured.error,
+            err,
             options: Vec::new(),
         };
         if run.code != CODE_PASS {
             return Err(run);
         }
         let text = std::fs::read_to_string(&plan_path)
-            .map_err(|e| lifecycle_error(e, run.output.clone()))?;
+            .map_err(|e| lifecycle_error(path_error("open", &plan_path, &e), run.output.clone()))?;
         Ok((run, text))
     }
 }
 
+/// Whether an extension ships `bin/detect` (only "does not exist" means it does not).
+fn has_detect(module: &Module) -> bool {
+    !matches!(
+        std::fs::symlink_metadata(module.dir.join("bin").join("detect")),
+        Err(e) if e.kind() == ErrorKind::NotFound
+    )
+}
+
 impl DetectRunner for Runner {
     fn detect(&self, el: &GroupElement, module: &Module) -> DetectRun {
-        let prepopulated = module.dir.join("detect").join("plan.toml");
-        let (mut run, text) = if el.extension && !module.dir.join("bin").join("detect").exists() {
+        let (mut run, text) = if el.extension && !has_detect(module) {
+            let prepopulated = module.dir.join("detect").join("plan.toml");
             match std::fs::read_to_string(&prepopulated) {
                 Ok(t) => (DetectRun::default(), t),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    (DetectRun::default(), String::new())
+                Err(e) if e.kind() == ErrorKind::NotFound => (DetectRun::default(), String::new()),
+                Err(e) => {
+                    return lifecycle_error(path_error("open", &prepopulated, &e), Vec::new());
                 }
-                Err(e) => return lifecycle_error(e, Vec::new()),
             }
         } else {
             match self.run_detect(el, module) {

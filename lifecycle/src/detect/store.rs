@@ -60,6 +60,7 @@ fn load<D: ModuleDescriptor>(
         .map_err(|e| DetectError::Other(e.to_string()))?;
     Ok(Module {
         api,
+        api_raw: descriptor.api_str().to_string(),
         dir: dir.to_path_buf(),
         homepage: descriptor.info().homepage.clone(),
         clear_env: descriptor.info().clear_env,

@@ -5,10 +5,7 @@
 //! context directories.
 
 use std::ffi::OsString;
-use std::os::fd::AsFd;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
 
 use buildpack_api::api::ApiVersion;
 use buildpack_api::descriptor::{ExtensionDescriptor, ModuleDescriptor};
@@ -19,8 +16,9 @@ use buildpack_api::plan::BuildpackPlan;
 
 use super::layout::copy_tree;
 use super::{DockerfileInfo, GenerateError, GenerateInputs};
+use crate::exec::run_streaming;
 use crate::log::Logger;
-use buildpack_api::goerr::{self, path_error};
+use buildpack_api::goerr::path_error;
 
 /// Context directories: shared, or one per image kind.
 const SHARED_CONTEXT: &str = "context";
@@ -146,35 +144,10 @@ impl Extension {
         plan_path: &Path,
     ) -> Result<(), GenerateError> {
         let env = self.env(inputs, out_dir, plan_path)?;
-        let stdout = std::io::stdout();
-        let to_stdout = || {
-            stdout
-                .as_fd()
-                .try_clone_to_owned()
-                .map(Stdio::from)
-                .map_err(other)
-        };
-        let status = Command::new(program)
-            .args([out_dir, inputs.platform_dir.as_path(), plan_path])
-            .current_dir(&inputs.app_dir)
-            .env_clear()
-            .envs(env)
-            .stdin(Stdio::null())
-            .stdout(to_stdout()?)
-            .stderr(to_stdout()?)
-            .status()
-            .map_err(|e| {
-                GenerateError::ExtensionFailed(format!(
-                    "fork/exec {}: {}",
-                    program.display(),
-                    goerr::text(&e)
-                ))
-            })?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(GenerateError::ExtensionFailed(exit_text(status)))
-        }
+        let args = [out_dir, inputs.platform_dir.as_path(), plan_path]
+            .map(|p| p.as_os_str().to_os_string());
+        run_streaming(program, &args, &inputs.app_dir, &env)
+            .map_err(|e| GenerateError::ExtensionFailed(e.to_string()))
     }
 
     /// Checks the output directory and collects its Dockerfiles.
@@ -286,54 +259,9 @@ fn check_contexts(out_dir: &Path, logger: &Logger) -> Result<usize, GenerateErro
     Ok(count)
 }
 
-/// A failed program's status as Go prints it (`exit status 3`, `signal: killed`).
-fn exit_text(status: ExitStatus) -> String {
-    if let Some(code) = status.code() {
-        return format!("exit status {code}");
-    }
-    let Some(sig) = status.signal() else {
-        return status.to_string();
-    };
-    let name = match sig {
-        1 => "hangup".to_string(),
-        2 => "interrupt".to_string(),
-        3 => "quit".to_string(),
-        4 => "illegal instruction".to_string(),
-        5 => "trace/breakpoint trap".to_string(),
-        6 => "aborted".to_string(),
-        7 => "bus error".to_string(),
-        8 => "floating point exception".to_string(),
-        9 => "killed".to_string(),
-        10 => "user defined signal 1".to_string(),
-        11 => "segmentation fault".to_string(),
-        12 => "user defined signal 2".to_string(),
-        13 => "broken pipe".to_string(),
-        14 => "alarm clock".to_string(),
-        15 => "terminated".to_string(),
-        n => format!("signal {n}"),
-    };
-    let core = if status.core_dumped() {
-        " (core dumped)"
-    } else {
-        ""
-    };
-    format!("signal: {name}{core}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn exit_texts() {
-        assert_eq!(exit_text(ExitStatus::from_raw(3 << 8)), "exit status 3");
-        assert_eq!(exit_text(ExitStatus::from_raw(9)), "signal: killed");
-        assert_eq!(exit_text(ExitStatus::from_raw(40)), "signal: signal 40");
-        assert_eq!(
-            exit_text(ExitStatus::from_raw(11 | 0x80)),
-            "signal: segmentation fault (core dumped)"
-        );
-    }
 
     #[test]
     fn contexts() {

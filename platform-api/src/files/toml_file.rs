@@ -34,15 +34,9 @@ fn parse<T: DeserializeOwned>(text: &str, path: &Path, kind: FileKind) -> Result
     toml::from_str(text).map_err(|err| FileError::Syntax {
         kind,
         path: path.to_path_buf(),
-        line: err.span().map(|span| line_of(text.as_bytes(), span.start)),
+        line: buildpack_api::goerr::toml_line(text, &err),
         message: err.message().to_string(),
     })
-}
-
-/// The 1-based line of byte offset `offset`.
-fn line_of(text: &[u8], offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text[..end].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 /// Encodes `value` as the reference would and replaces `path` with it atomically,

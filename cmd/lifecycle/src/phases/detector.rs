@@ -33,7 +33,6 @@ fn detect_inputs(ctx: &Context) -> DetectInputs {
         extensions_dir: PathBuf::from(&i.extensions_dir),
         build_config_dir: PathBuf::from(&i.build_config_dir),
         platform_dir: PathBuf::from(&i.platform_dir),
-        layers_dir: PathBuf::from(&i.layers_dir),
         order_path: PathBuf::from(&i.order_path),
         system_path: i
             .platform_api
@@ -88,7 +87,6 @@ mod tests {
             process: &process,
         };
         let d = detect_inputs(&ctx);
-        assert_eq!(d.layers_dir, PathBuf::from("/l"));
         assert_eq!(d.group_path, PathBuf::from("/l/group.toml"));
         assert_eq!(d.plan_path, PathBuf::from("/l/plan.toml"));
         assert_eq!(d.analyzed_path, PathBuf::from("/l/analyzed.toml"));

@@ -152,13 +152,14 @@ fn or_alternatives_are_tried_in_order() {
 
 #[test]
 fn only_the_last_alternative_keeps_optional() {
-    // Optional A: its first alternative requires something missing; since that
-    // alternative is not optional the trial fails rather than dropping A, and the
-    // second alternative (optional, empty) is used.
+    // Optional A: its first alternative requires something missing. That alternative is
+    // not optional, so the trial fails instead of dropping A, and the second (empty,
+    // optional) alternative keeps A in the group. Were every alternative optional, the
+    // first trial would drop A and yield [B].
     let done = [el("A", true), el("B", false)];
     let runs = [
-        pass(vec![sections(&[], &["missing"]), sections(&["p"], &[])]),
-        pass(vec![sections(&[], &["p"])]),
+        pass(vec![sections(&[], &["missing"]), sections(&[], &[])]),
+        pass(vec![]),
     ];
     let (group, _) = run(&done, &runs).unwrap();
     assert_eq!(ids(&group), ["A", "B"]);
