@@ -48,19 +48,27 @@ impl ApiVersion {
 impl FromStr for ApiVersion {
     type Err = ParseApiVersionError;
 
+    /// Parses exactly what the reference accepts (`^v?(\d+)\.?(\d*)$`): an optional `v`,
+    /// a major, an optional dot and an optional minor (`1`, `1.`, `v0.10`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || ParseApiVersionError(s.to_string());
-        let digits = |p: &str| -> Result<u64, ParseApiVersionError> {
-            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(err());
-            }
-            p.parse().map_err(|_| err())
-        };
-        let trimmed = s.strip_prefix('v').unwrap_or(s);
-        match trimmed.split_once('.') {
-            Some((major, minor)) => Ok(Self::new(digits(major)?, digits(minor)?)),
-            None => Ok(Self::new(digits(trimmed)?, 0)),
+        let body = s.strip_prefix('v').unwrap_or(s);
+        let major_len = body.bytes().take_while(u8::is_ascii_digit).count();
+        if major_len == 0 {
+            return Err(err());
         }
+        let (major, rest) = body.split_at(major_len);
+        let minor = rest.strip_prefix('.').unwrap_or(rest);
+        if !minor.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err());
+        }
+        let major = major.parse().map_err(|_| err())?;
+        let minor = if minor.is_empty() {
+            0
+        } else {
+            minor.parse().map_err(|_| err())?
+        };
+        Ok(Self::new(major, minor))
     }
 }
 
@@ -140,9 +148,12 @@ mod tests {
         assert_eq!(v, ApiVersion::new(0, 10));
         assert!(v > "0.9".parse().unwrap());
         assert_eq!("1".parse::<ApiVersion>().unwrap(), ApiVersion::new(1, 0));
+        assert_eq!("1.".parse::<ApiVersion>().unwrap(), ApiVersion::new(1, 0));
+        assert_eq!("v0.9".parse::<ApiVersion>().unwrap(), ApiVersion::new(0, 9));
         for bad in [
             "",
-            "0.",
+            "v",
+            " 0.1",
             ".1",
             "a.b",
             "0.2wrongapiblabla",

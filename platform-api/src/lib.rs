@@ -8,3 +8,5 @@ pub mod experimental;
 pub mod files;
 pub mod flags;
 pub mod labels;
+pub mod launch;
+pub mod module_api;

@@ -1,9 +1,11 @@
 # Debian packages the scripts need, installed idempotently when running as root.
 
 # Tools the test suite drives (bash buildpacks run under /usr/bin/env bash).
-TEST_PACKAGES=(bash coreutils)
+# busybox-static and bash-static: the launcher's run in a root file system without libc.
+TEST_PACKAGES=(bash coreutils busybox-static bash-static)
 # Tools the benchmark compares against.
-BENCH_PACKAGES=(bash coreutils)
+# hyperfine: the launcher's start-up overhead.
+BENCH_PACKAGES=(bash coreutils hyperfine)
 
 # ensure_packages PKG...: installs the missing ones with apt-get (root only).
 ensure_packages() {

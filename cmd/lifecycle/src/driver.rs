@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use buildpack_api::api::ApiVersion;
 use lifecycle::log::{Level, Logger};
 use platform_api::exit::{ExitCode, FAILED, INVALID_ARGS, SUCCESS};
-use platform_api::flags::{Environment, LifecycleInputs, parse_command_line};
+use platform_api::flags::{
+    DeprecationMode, ENV_DEPRECATION_MODE, Environment, LifecycleInputs, parse_command_line,
+};
 
 use crate::failure::Failure;
 use crate::phases::PhaseCommand;
@@ -34,6 +36,13 @@ pub struct Context<'a> {
     pub logger: Logger,
     /// The process's environment and working directory.
     pub process: &'a Process,
+}
+
+impl Context<'_> {
+    /// `CNB_DEPRECATION_MODE`, for the Buildpack APIs the phase checks.
+    pub fn deprecation_mode(&self) -> DeprecationMode {
+        DeprecationMode::from_env_value(self.process.env.get(ENV_DEPRECATION_MODE))
+    }
 }
 
 /// A logger for output before the log level is known (the reference's logger starts at

@@ -14,6 +14,7 @@ use buildpack_api::plan::PlanError;
 use buildpack_api::store::StoreError;
 use platform_api::exit::{self, ExitCode};
 use platform_api::files::FileError;
+use platform_api::module_api::BuildpackApiError;
 
 use crate::exec::ProgramExit;
 
@@ -27,23 +28,9 @@ pub enum BuildError {
     /// `plan.toml` could not be read (exit 1).
     #[error(transparent)]
     ReadPlan(FileError),
-    /// A group element's `api` is not a version (exit 12). The reference prints the
-    /// unparsed version as Go prints a nil pointer.
-    #[error("failed to parse buildpack API '<nil>' for buildpack '{name}'")]
-    ParseBuildpackApi {
-        /// `id@version`.
-        name: String,
-    },
-    /// A group element's `api` is not supported (exit 12).
-    #[error(
-        "failed to set API for Buildpack '{name}': buildpack API version '{api}' is incompatible with the lifecycle"
-    )]
-    IncompatibleBuildpackApi {
-        /// `id@version`.
-        name: String,
-        /// The API as written in `group.toml`.
-        api: String,
-    },
+    /// A group element's `api` is malformed or unsupported (exit 12).
+    #[error(transparent)]
+    BuildpackApi(#[from] BuildpackApiError),
     /// `analyzed.toml` exists but could not be read (exit 1; the reference's wording).
     #[error("failed to reading analyzed.toml: {0}")]
     ReadAnalyzed(FileError),
@@ -67,9 +54,7 @@ impl BuildError {
             | BuildError::ReadPlan(_)
             | BuildError::ReadAnalyzed(_)
             | BuildError::WriteMetadata(_) => exit::FAILED,
-            BuildError::ParseBuildpackApi { .. } | BuildError::IncompatibleBuildpackApi { .. } => {
-                exit::INCOMPATIBLE_BUILDPACK_API
-            }
+            BuildError::BuildpackApi(_) => exit::INCOMPATIBLE_BUILDPACK_API,
             BuildError::BuildpackFailed(_) => exit::BUILD_BUILDPACK_FAILED,
             BuildError::Build(StepError::DescriptorApi { .. }) => exit::INCOMPATIBLE_BUILDPACK_API,
             BuildError::Build(_) => exit::BUILD_ERROR,
@@ -247,9 +232,10 @@ mod tests {
             e.to_string(),
             "failed to build: fork/exec /bp/bin/build: no such file or directory"
         );
-        let e = BuildError::ParseBuildpackApi {
+        let e = BuildError::BuildpackApi(BuildpackApiError::Unparsable {
+            kind: "Buildpack",
             name: "hello_world@0.0.1".into(),
-        };
+        });
         assert_eq!(
             e.to_string(),
             "failed to parse buildpack API '<nil>' for buildpack 'hello_world@0.0.1'"

@@ -21,7 +21,7 @@ use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use buildpack_api::api::{ApiVersion, BUILDPACK_APIS};
+use buildpack_api::api::ApiVersion;
 use buildpack_api::descriptor::ModuleKind;
 use buildpack_api::env::Env;
 use buildpack_api::group::Group;
@@ -29,6 +29,8 @@ use platform_api::files::analyzed::Analyzed;
 use platform_api::files::group;
 use platform_api::files::metadata::BuildMetadata;
 use platform_api::files::plan::Plan;
+use platform_api::flags::DeprecationMode;
+use platform_api::module_api::verify_buildpack_api;
 
 pub use error::{BuildError, StepError};
 
@@ -60,6 +62,8 @@ pub struct BuildInputs {
     pub plan_path: PathBuf,
     /// `<analyzed>`: analyzed.toml (target data; may be missing).
     pub analyzed_path: PathBuf,
+    /// `CNB_DEPRECATION_MODE` (for deprecated Buildpack APIs).
+    pub deprecation_mode: DeprecationMode,
     /// `CNB_EXEC_ENV`, given to Buildpack API >= 0.12 buildpacks when not empty.
     pub exec_env: String,
     /// The lifecycle's own environment, from which the build environment is derived.
@@ -76,7 +80,7 @@ pub fn metadata_path(layers_dir: &Path) -> PathBuf {
 pub fn run(inputs: &BuildInputs, logger: &Logger) -> Result<(), BuildError> {
     let group = group::read(&inputs.group_path).map_err(BuildError::ReadGroup)?;
     let plan = Plan::read(&inputs.plan_path).map_err(BuildError::ReadPlan)?;
-    verify_buildpack_apis(&group)?;
+    verify_buildpack_apis(&group, inputs.deprecation_mode, logger)?;
     let analyzed = match Analyzed::read_optional(&inputs.analyzed_path) {
         Ok(Some(analyzed)) => analyzed,
         Ok(None) => {
@@ -109,17 +113,17 @@ fn unlink_symlink(path: &Path) -> Result<(), StepError> {
     }
 }
 
-/// Checks the `api` of every buildpack of the group (extensions are not checked).
-pub fn verify_buildpack_apis(group: &Group) -> Result<(), BuildError> {
+/// Checks the `api` of every buildpack of the group (extensions are not checked),
+/// printing the warnings of deprecated APIs.
+pub fn verify_buildpack_apis(
+    group: &Group,
+    mode: DeprecationMode,
+    logger: &Logger,
+) -> Result<(), BuildError> {
     for el in &group.group {
-        let api: ApiVersion = el.api.parse().map_err(|_| BuildError::ParseBuildpackApi {
-            name: el.display_name(),
-        })?;
-        if !BUILDPACK_APIS.is_supported(&api) {
-            return Err(BuildError::IncompatibleBuildpackApi {
-                name: el.display_name(),
-                api: el.api.clone(),
-            });
+        let (_, warning) = verify_buildpack_api("Buildpack", &el.display_name(), &el.api, mode)?;
+        if let Some(warning) = warning {
+            logger.warn(warning);
         }
     }
     Ok(())

@@ -9,6 +9,7 @@ use platform_api::files::plan::PlanEntry;
 use super::*;
 use crate::exec::ProgramExit;
 use crate::log::Level;
+use platform_api::flags::DeprecationMode;
 
 struct World {
     _root: tempfile::TempDir,
@@ -39,6 +40,7 @@ impl World {
             plan_path: base.join("layers/plan.toml"),
             analyzed_path: base.join("layers/analyzed.toml"),
             exec_env: "production".into(),
+            deprecation_mode: DeprecationMode::Warn,
             environ: vec![
                 ("PATH".into(), "/usr/bin:/bin".into()),
                 ("SECRET".into(), "dropped".into()),
@@ -352,13 +354,15 @@ fn group_api_verification() {
         group: vec![el(api)],
         group_extensions: vec![el("garbage")],
     };
-    assert!(verify_buildpack_apis(&group("0.12")).is_ok());
-    let err = verify_buildpack_apis(&group("0.2wrongapiblabla")).unwrap_err();
+    let logger = Logger::new(crate::log::Level::Error);
+    let verify = |g: &Group| verify_buildpack_apis(g, DeprecationMode::Warn, &logger);
+    assert!(verify(&group("0.12")).is_ok());
+    let err = verify(&group("0.2wrongapiblabla")).unwrap_err();
     assert_eq!(
         err.to_string(),
         "failed to parse buildpack API '<nil>' for buildpack 'hello_world@0.0.1'"
     );
-    let err = verify_buildpack_apis(&group("0.1")).unwrap_err();
+    let err = verify(&group("0.1")).unwrap_err();
     assert_eq!(
         err.to_string(),
         "failed to set API for Buildpack 'hello_world@0.0.1': buildpack API version '0.1' is incompatible with the lifecycle"

@@ -18,6 +18,8 @@ use platform_api::exit::{self, ExitCode};
 use platform_api::experimental::{
     ExperimentalDisabled, ExperimentalMode, FEATURE_DOCKERFILES, Guard,
 };
+use platform_api::flags::DeprecationMode;
+use platform_api::module_api::BuildpackApiError;
 
 use crate::generate::{self, GenerateError, GenerateInputs};
 use crate::log::Logger;
@@ -66,6 +68,8 @@ pub struct DetectInputs {
     pub exec_env: String,
     /// `CNB_EXPERIMENTAL_MODE`.
     pub experimental_mode: ExperimentalMode,
+    /// `CNB_DEPRECATION_MODE` (for deprecated Buildpack APIs).
+    pub deprecation_mode: DeprecationMode,
     /// The lifecycle's own environment, from which buildpack environments are derived.
     pub environ: Vec<(OsString, OsString)>,
 }
@@ -77,28 +81,9 @@ pub enum DetectError {
     /// Reading the order, system or analyzed file, or looking up an ordered module, failed.
     #[error("failed to initialize detector: {0}")]
     Init(String),
-    /// A module declares a Buildpack API this lifecycle does not implement.
-    #[error(
-        "failed to set API for {kind} '{name}': buildpack API version '{api}' is incompatible with the lifecycle"
-    )]
-    IncompatibleBuildpackApi {
-        /// `buildpack` or `extension`.
-        kind: &'static str,
-        /// `id@version`.
-        name: String,
-        /// The API as written.
-        api: String,
-    },
-    /// A module's Buildpack API is not a version at all.
-    #[error("failed to parse buildpack API '{api}' for {kind} '{name}'")]
-    ParseBuildpackApi {
-        /// `buildpack` or `extension`.
-        kind: &'static str,
-        /// `id@version`.
-        name: String,
-        /// The API as written.
-        api: String,
-    },
+    /// A module declares a Buildpack API this lifecycle does not implement (exit 12).
+    #[error(transparent)]
+    BuildpackApi(#[from] BuildpackApiError),
     /// Extensions on Platform API < 0.13 without experimental mode.
     #[error(transparent)]
     Experimental(#[from] platform_api::experimental::ExperimentalDisabled),
@@ -126,8 +111,7 @@ impl DetectError {
             DetectError::Init(_) | DetectError::Experimental(_) | DetectError::Write(_) => {
                 exit::FAILED
             }
-            DetectError::IncompatibleBuildpackApi { .. }
-            | DetectError::ParseBuildpackApi { .. } => exit::INCOMPATIBLE_BUILDPACK_API,
+            DetectError::BuildpackApi(e) => e.exit_code(),
             DetectError::NoGroup { errored: false } => exit::DETECT_FAIL,
             DetectError::NoGroup { errored: true } => exit::DETECT_BUILDPACK_ERROR,
             DetectError::Other(_) => exit::DETECT_ERROR,
@@ -166,8 +150,9 @@ pub fn run(inputs: &DetectInputs, logger: &Logger) -> Result<(), DetectError> {
     let store = DirStore {
         buildpacks_dir: inputs.buildpacks_dir.clone(),
         extensions_dir: inputs.extensions_dir.clone(),
+        deprecation_mode: inputs.deprecation_mode,
     };
-    verify_order(&store, &order, &extensions)?;
+    verify_order(&store, &order, &extensions, logger)?;
     if !extensions.is_empty() && inputs.platform_api.less_than(0, 13) {
         guard_experimental(inputs.experimental_mode, FEATURE_DOCKERFILES, logger)?;
     }
@@ -279,13 +264,21 @@ fn guard_experimental(
 }
 
 /// Looks up every element of the order (not nested composites) and checks its API.
-fn verify_order(store: &DirStore, order: &Order, extensions: &Order) -> Result<(), DetectError> {
+fn verify_order(
+    store: &DirStore,
+    order: &Order,
+    extensions: &Order,
+    logger: &Logger,
+) -> Result<(), DetectError> {
     // order.toml already marks the elements of `[[order-extensions]]` as extensions.
     for el in order.iter().chain(extensions).flat_map(|g| &g.group) {
-        store.lookup(el).map_err(|e| match e {
+        let module = store.lookup(el).map_err(|e| match e {
             DetectError::Other(msg) => DetectError::Init(msg),
             other => other,
         })?;
+        if let Some(warning) = module.api_warning {
+            logger.warn(warning);
+        }
     }
     Ok(())
 }

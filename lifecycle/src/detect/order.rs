@@ -24,6 +24,8 @@ pub(crate) struct Module {
     pub api: ApiVersion,
     /// The API as the descriptor writes it (recorded in group.toml unchanged).
     pub api_raw: String,
+    /// The warning for a deprecated API, if any.
+    pub api_warning: Option<String>,
     /// The module's root directory.
     pub dir: PathBuf,
     /// Homepage, recorded in group.toml.

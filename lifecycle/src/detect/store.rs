@@ -3,9 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use buildpack_api::api::BUILDPACK_APIS;
 use buildpack_api::descriptor::{BuildpackDescriptor, ExtensionDescriptor, ModuleDescriptor};
 use buildpack_api::group::GroupElement;
+
+use platform_api::flags::DeprecationMode;
+use platform_api::module_api::verify_buildpack_api;
 
 use super::DetectError;
 use super::order::{Module, ModuleStore};
@@ -16,6 +18,8 @@ pub(crate) struct DirStore {
     pub buildpacks_dir: PathBuf,
     /// `<extensions>`.
     pub extensions_dir: PathBuf,
+    /// How deprecated Buildpack APIs are treated.
+    pub deprecation_mode: DeprecationMode,
 }
 
 impl DirStore {
@@ -29,38 +33,29 @@ impl DirStore {
     }
 }
 
-/// Reads a module's descriptor and checks its Buildpack API (exit 12 when unsupported).
+/// Turns a module's descriptor into a [`Module`] after checking its Buildpack API
+/// (exit 12 when unsupported).
 fn load<D: ModuleDescriptor>(
     el: &GroupElement,
     dir: &Path,
     descriptor: D,
     order: buildpack_api::group::Order,
+    mode: DeprecationMode,
 ) -> Result<Module, DetectError> {
     let kind = if el.extension {
-        "extension"
+        "Extension"
     } else {
-        "buildpack"
+        "Buildpack"
     };
-    let api = descriptor
-        .api()
-        .map_err(|_| DetectError::ParseBuildpackApi {
-            kind,
-            name: el.display_name(),
-            api: descriptor.api_str().to_string(),
-        })?;
-    if !BUILDPACK_APIS.is_supported(&api) {
-        return Err(DetectError::IncompatibleBuildpackApi {
-            kind,
-            name: el.display_name(),
-            api: descriptor.api_str().to_string(),
-        });
-    }
+    let (api, api_warning) =
+        verify_buildpack_api(kind, &el.display_name(), descriptor.api_str(), mode)?;
     let targets = descriptor
         .targets_for_detect(dir)
         .map_err(|e| DetectError::Other(e.to_string()))?;
     Ok(Module {
         api,
         api_raw: descriptor.api_str().to_string(),
+        api_warning,
         dir: dir.to_path_buf(),
         homepage: descriptor.info().homepage.clone(),
         clear_env: descriptor.info().clear_env,
@@ -75,11 +70,11 @@ impl ModuleStore for DirStore {
         let dir = self.module_dir(el);
         if el.extension {
             let d = ExtensionDescriptor::read_dir(&dir).map_err(DetectError::descriptor)?;
-            load(el, &dir, d, Vec::new())
+            load(el, &dir, d, Vec::new(), self.deprecation_mode)
         } else {
             let d = BuildpackDescriptor::read_dir(&dir).map_err(DetectError::descriptor)?;
             let order = d.order.clone();
-            load(el, &dir, d, order)
+            load(el, &dir, d, order, self.deprecation_mode)
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::api::{ApiSet, ApiVersion};
 use crate::exit::{ExitCode, INCOMPATIBLE_PLATFORM_API};
+use std::str::FromStr;
 
 /// The variable naming the requested Platform API.
 pub const ENV_PLATFORM_API: &str = "CNB_PLATFORM_API";
@@ -92,8 +93,8 @@ pub fn verify_platform_api(
     if requested.trim().is_empty() {
         return Err(PlatformApiError::Unset);
     }
-    let version = parse_version(requested)
-        .ok_or_else(|| PlatformApiError::Unparsable(requested.to_string()))?;
+    let version = ApiVersion::from_str(requested)
+        .map_err(|_| PlatformApiError::Unparsable(requested.to_string()))?;
     if !apis.is_supported(&version) {
         return Err(PlatformApiError::Incompatible(requested.to_string()));
     }
@@ -110,27 +111,6 @@ pub fn verify_platform_api(
         }
     }
     Ok(VerifiedPlatformApi { version, warning })
-}
-
-/// The reference's version syntax: optional `v`, major digits, an optional `.`, then
-/// optional minor digits (`0.` reads as 0.0).
-fn parse_version(s: &str) -> Option<ApiVersion> {
-    let s = s.strip_prefix('v').unwrap_or(s);
-    let major_len = s.bytes().take_while(u8::is_ascii_digit).count();
-    if major_len == 0 {
-        return None;
-    }
-    let (major, rest) = s.split_at(major_len);
-    let minor = rest.strip_prefix('.').unwrap_or(rest);
-    if !minor.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let minor = if minor.is_empty() {
-        0
-    } else {
-        minor.parse().ok()?
-    };
-    Some(ApiVersion::new(major.parse().ok()?, minor))
 }
 
 #[cfg(test)]

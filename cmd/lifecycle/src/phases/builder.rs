@@ -38,6 +38,7 @@ fn build_inputs(ctx: &Context) -> BuildInputs {
         plan_path: PathBuf::from(&i.plan_path),
         analyzed_path: PathBuf::from(&i.analyzed_path),
         exec_env: i.exec_env.clone(),
+        deprecation_mode: ctx.deprecation_mode(),
         environ: ctx.process.environ.clone(),
     }
 }

@@ -45,6 +45,7 @@ fn detect_inputs(ctx: &Context) -> DetectInputs {
         run_path: PathBuf::from(&i.run_path),
         exec_env: i.exec_env.clone(),
         experimental_mode: i.experimental_mode,
+        deprecation_mode: ctx.deprecation_mode(),
         environ: ctx.process.environ.clone(),
     }
 }
