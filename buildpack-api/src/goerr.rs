@@ -24,6 +24,49 @@ pub fn path_error(op: &str, path: &Path, err: &io::Error) -> String {
     format!("{op} {}: {}", path.display(), text(err))
 }
 
+/// Go's names of the Linux signals 1 to 31 (`syscall.Signal.String`).
+const SIGNAL_NAMES: [&str; 31] = [
+    "hangup",
+    "interrupt",
+    "quit",
+    "illegal instruction",
+    "trace/breakpoint trap",
+    "aborted",
+    "bus error",
+    "floating point exception",
+    "killed",
+    "user defined signal 1",
+    "segmentation fault",
+    "user defined signal 2",
+    "broken pipe",
+    "alarm clock",
+    "terminated",
+    "stack fault",
+    "child exited",
+    "continued",
+    "stopped (signal)",
+    "stopped",
+    "stopped (tty input)",
+    "stopped (tty output)",
+    "urgent I/O condition",
+    "CPU time limit exceeded",
+    "file size limit exceeded",
+    "virtual timer expired",
+    "profiling timer expired",
+    "window changed",
+    "I/O possible",
+    "power failure",
+    "bad system call",
+];
+
+/// A signal as Go names it (`killed`, `CPU time limit exceeded`, else `signal N`).
+pub fn signal_name(signal: i32) -> String {
+    usize::try_from(signal - 1)
+        .ok()
+        .and_then(|i| SIGNAL_NAMES.get(i))
+        .map_or_else(|| format!("signal {signal}"), |n| n.to_string())
+}
+
 /// The 1-based line a TOML error points at, when it points anywhere.
 pub fn toml_line(text: &str, err: &toml::de::Error) -> Option<usize> {
     err.span().map(|span| {
@@ -63,6 +106,10 @@ mod tests {
             "{}",
             toml(bad, &err)
         );
+        assert_eq!(signal_name(9), "killed");
+        assert_eq!(signal_name(24), "CPU time limit exceeded");
+        assert_eq!(signal_name(40), "signal 40");
+        assert_eq!(signal_name(0), "signal 0");
         let custom = io::Error::other("Custom thing");
         assert_eq!(text(&custom), "custom thing");
     }

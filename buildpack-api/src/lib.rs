@@ -8,6 +8,7 @@ pub mod api;
 pub mod bom;
 pub mod build;
 pub mod descriptor;
+pub mod dirs;
 pub mod dockerfile;
 pub mod env;
 pub mod execd;

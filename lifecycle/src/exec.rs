@@ -56,7 +56,7 @@ impl fmt::Display for ProgramExit {
             ProgramExit::Signal { signal, core } => write!(
                 f,
                 "signal: {}{}",
-                signal_name(*signal),
+                goerr::signal_name(*signal),
                 if *core { " (core dumped)" } else { "" }
             ),
             ProgramExit::Chdir { dir, source } => {
@@ -71,29 +71,6 @@ impl fmt::Display for ProgramExit {
 }
 
 impl std::error::Error for ProgramExit {}
-
-/// Go's description of a signal (`syscall.Signal.String`).
-fn signal_name(signal: i32) -> String {
-    let name = match signal {
-        1 => "hangup",
-        2 => "interrupt",
-        3 => "quit",
-        4 => "illegal instruction",
-        5 => "trace/breakpoint trap",
-        6 => "aborted",
-        7 => "bus error",
-        8 => "floating point exception",
-        9 => "killed",
-        10 => "user defined signal 1",
-        11 => "segmentation fault",
-        12 => "user defined signal 2",
-        13 => "broken pipe",
-        14 => "alarm clock",
-        15 => "terminated",
-        _ => return format!("signal {signal}"),
-    };
-    name.to_string()
-}
 
 fn outcome(status: ExitStatus) -> Result<(), ProgramExit> {
     match (status.code(), status.signal()) {

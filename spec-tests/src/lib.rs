@@ -48,7 +48,12 @@ pub fn lifecycle_dir() -> &'static Path {
         fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).expect("chmod");
         let src = cargo_bin_dir();
         for bin in ["lifecycle", "launcher"] {
-            let from = src.join(bin);
+            // The shipped static launcher when scripts/test built one, so the launcher
+            // scenarios run the binary that goes into images.
+            let from = match std::env::var_os("CNB_TEST_STATIC_LAUNCHER") {
+                Some(path) if bin == "launcher" => PathBuf::from(path),
+                _ => src.join(bin),
+            };
             assert!(
                 from.exists(),
                 "{} is missing: run `cargo build` before the spec tests",

@@ -9,23 +9,15 @@ use std::path::Path;
 /// directories are skipped; a dangling symlink or an unreadable file is an error (as in
 /// the reference).
 pub(crate) fn env_files(dir: &Path) -> io::Result<Vec<(OsString, OsString)>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
     let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry?;
-        let file_type = entry.file_type()?;
+    for (name, file_type) in crate::dirs::sorted_entries(dir)? {
         if file_type.is_dir()
-            || (file_type.is_symlink() && std::fs::metadata(entry.path())?.is_dir())
+            || (file_type.is_symlink() && std::fs::metadata(dir.join(&name))?.is_dir())
         {
             continue;
         }
-        names.push(entry.file_name());
+        names.push(name);
     }
-    names.sort();
     names
         .into_iter()
         .map(|name| {

@@ -11,6 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use buildpack_api::api::ApiVersion;
+use buildpack_api::dirs::sorted_entries;
 use buildpack_api::env::{Env, default_action};
 use buildpack_api::id::validate_layer_name;
 use buildpack_api::layer::{LAYER_TOML_SUFFIX, LayerContentMetadata, LayerTypes};
@@ -95,18 +96,9 @@ pub(crate) fn process_layers(
 /// The names of the `*.toml` entries of `bp_dir` that are not directories and not
 /// `launch.toml`, `build.toml` or `store.toml`, sorted.
 fn layer_toml_files(bp_dir: &Path) -> Result<Vec<std::ffi::OsString>, StepError> {
-    let entries = match std::fs::read_dir(bp_dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(StepError::io("open", bp_dir)(e)),
-    };
+    let entries = sorted_entries(bp_dir).map_err(StepError::io("open", bp_dir))?;
     let mut files = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(StepError::io("readdirent", bp_dir))?;
-        let file_type = entry
-            .file_type()
-            .map_err(StepError::io("lstat", entry.path()))?;
-        let name = entry.file_name();
+    for (name, file_type) in entries {
         let is_toml = name
             .as_encoded_bytes()
             .ends_with(LAYER_TOML_SUFFIX.as_bytes());
@@ -115,7 +107,6 @@ fn layer_toml_files(bp_dir: &Path) -> Result<Vec<std::ffi::OsString>, StepError>
         }
         files.push(name);
     }
-    files.sort();
     Ok(files)
 }
 

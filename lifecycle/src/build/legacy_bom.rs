@@ -9,6 +9,7 @@ use buildpack_api::group::GroupElement;
 use buildpack_api::plan::Require;
 use platform_api::files::freeform;
 use platform_api::files::metadata::BomEntry;
+use platform_api::labels::{self, LabelError};
 use serde_json::{Map, Value, json};
 
 use super::error::StepError;
@@ -34,15 +35,15 @@ pub(crate) fn tag(entries: Vec<Require>, id: &str, version: &str) -> Vec<BomEntr
 }
 
 /// The JSON text the reference writes for `entries`: `null` when there are none,
-/// `metadata` as `null` when absent, HTML-significant characters escaped, and a final
-/// line feed.
-pub(crate) fn to_json(entries: &[BomEntry]) -> String {
+/// `metadata` as `null` when absent, written by Go's JSON rules (HTML-significant
+/// characters escaped, floats in Go's form), and a final line feed.
+pub(crate) fn to_json(entries: &[BomEntry]) -> Result<String, LabelError> {
     let value = if entries.is_empty() {
         Value::Null
     } else {
         Value::Array(entries.iter().map(entry_json).collect())
     };
-    format!("{}\n", escape_like_go(&value.to_string()))
+    Ok(format!("{}\n", labels::to_json(&value)?))
 }
 
 fn entry_json(entry: &BomEntry) -> Value {
@@ -63,15 +64,6 @@ fn entry_json(entry: &BomEntry) -> Value {
     Value::Object(out)
 }
 
-/// Go's `encoding/json` escapes these inside strings; JSON text has them nowhere else.
-fn escape_like_go(text: &str) -> String {
-    text.replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
-}
-
 /// Writes `<sbom_dir>/<scope>/sbom.legacy.json`.
 pub(crate) fn write(
     sbom_dir: &Path,
@@ -83,8 +75,12 @@ pub(crate) fn write(
         scope,
         reason: buildpack_api::goerr::text(&e),
     };
+    let text = to_json(entries).map_err(|e| StepError::LegacyBom {
+        scope,
+        reason: e.to_string(),
+    })?;
     std::fs::create_dir_all(&dir).map_err(err)?;
-    std::fs::write(dir.join(LEGACY_FILE), to_json(entries)).map_err(err)
+    std::fs::write(dir.join(LEGACY_FILE), text).map_err(err)
 }
 
 #[cfg(test)]
@@ -93,7 +89,7 @@ mod tests {
 
     #[test]
     fn json_like_the_reference() {
-        assert_eq!(to_json(&[]), "null\n");
+        assert_eq!(to_json(&[]).unwrap(), "null\n");
         let entries = tag(
             vec![
                 Require {
@@ -110,7 +106,7 @@ mod tests {
             "v1",
         );
         assert_eq!(
-            to_json(&entries),
+            to_json(&entries).unwrap(),
             r#"[{"name":"some-dep","metadata":{"count":3,"version":"1\u003c2"},"buildpack":{"id":"A","version":"v1"}},{"name":"bare","metadata":null,"buildpack":{"id":"A","version":"v1"}}]"#
                 .to_string()
                 + "\n"

@@ -3,9 +3,9 @@
 //! `sbom-formats`, and (Platform API 0.8+) copied to `<layers>/sbom/{launch,build,cache}`
 //! for the exporter and the cache.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
+use buildpack_api::dirs::sorted_entries;
 use buildpack_api::id::escape;
 use buildpack_api::sbom::{SbomError, SbomFormat, check_declared, sbom_file_owner};
 
@@ -53,22 +53,12 @@ pub(crate) struct SbomFile {
 
 /// The names of the entries of `bp_dir` matching `*.sbom.*.json`, sorted.
 fn sbom_names(bp_dir: &Path) -> Result<Vec<String>, StepError> {
-    let entries = match std::fs::read_dir(bp_dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(StepError::io("open", bp_dir)(e)),
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(StepError::io("readdirent", bp_dir))?;
-        if let Some(name) = entry.file_name().to_str()
-            && sbom_file_owner(name).is_some()
-        {
-            names.push(name.to_string());
-        }
-    }
-    names.sort();
-    Ok(names)
+    let entries = sorted_entries(bp_dir).map_err(StepError::io("open", bp_dir))?;
+    Ok(entries
+        .into_iter()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| sbom_file_owner(name).is_some())
+        .collect())
 }
 
 /// Whether the buildpack wrote any file matching `*.sbom.*.json` (the reference then
