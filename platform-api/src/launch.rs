@@ -1,20 +1,19 @@
 //! The launcher's rules, shared with the phases that prepare what it reads: its inputs
-//! and where `metadata.toml` lives, the buildpack API check of `metadata.toml`, which
-//! process an app image starts for its entrypoint and arguments (per Platform API, per
-//! buildpack API, per execution environment), and whether a shell process runs its
-//! command as a script or as evaluated tokens.
+//! and where `metadata.toml` lives, the part of `metadata.toml` the launcher reads,
+//! which process an app image starts for its entrypoint and arguments (per Platform
+//! API, per buildpack API, per execution environment), and whether a shell process
+//! runs its command as a script or as evaluated tokens.
 
 use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use std::str::FromStr;
-
 use buildpack_api::api::ApiVersion;
-use buildpack_api::group::GroupElement;
+use serde::{Deserialize, Deserializer, de};
 
-use crate::files::FileError;
-use crate::files::metadata::{BuildMetadata, Process};
+use crate::files::{FileAction, FileError, FileKind};
 
 /// The app directory (`/workspace` by default).
 pub const ENV_APP_DIR: &str = "CNB_APP_DIR";
@@ -45,12 +44,140 @@ pub fn metadata_path(layers_dir: &Path) -> PathBuf {
     layers_dir.join("config").join("metadata.toml")
 }
 
-/// Reads `<layers>/config/metadata.toml` as the launcher uses it: process commands stay
-/// as written whatever the Platform API (the reference's launcher never moves extra
-/// command entries into the arguments, it appends the arguments after them).
-pub fn read_metadata(layers_dir: &Path) -> Result<BuildMetadata, FileError> {
-    // Reading as Platform API 0.10 keeps array commands whole.
-    BuildMetadata::read(&metadata_path(layers_dir), ApiVersion::new(0, 10))
+/// `metadata.toml` as the launcher reads it: like the reference's launcher, only the
+/// processes and each buildpack's `id` and `api`. Every other key (labels, slices, BOM,
+/// extensions, a buildpack's `version` or `homepage`, ...) is ignored whatever its
+/// shape, so any file the reference launches is launched.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct LaunchMetadata {
+    /// The processes, commands as written.
+    #[serde(default)]
+    pub processes: Vec<MetadataProcess>,
+    /// The buildpacks, in order.
+    #[serde(default)]
+    pub buildpacks: Vec<MetadataBuildpack>,
+}
+
+/// A process of `metadata.toml` with the keys (and types) the reference's launcher
+/// reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct MetadataProcess {
+    /// Process type (`type`).
+    #[serde(rename = "type", default)]
+    pub process_type: String,
+    /// The command and any leading arguments, whole whatever the Platform API (the
+    /// reference's launcher appends the arguments after them). Read from a string or an
+    /// array whose entries are turned into text as Go's `fmt.Sprint` does.
+    #[serde(default, deserialize_with = "command_entries")]
+    pub command: Vec<String>,
+    /// Arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Whether the command runs without a shell.
+    #[serde(default)]
+    pub direct: bool,
+    /// Whether this was the buildpack's default process: unused by the launcher, but
+    /// typed, so that a value the reference refuses is refused here too.
+    #[serde(default)]
+    pub default: bool,
+    /// The buildpack that defined the process (`buildpack-id`).
+    #[serde(rename = "buildpack-id", default)]
+    pub buildpack_id: String,
+    /// Working directory (`working-dir`); empty means the app directory.
+    #[serde(rename = "working-dir", default)]
+    pub working_dir: String,
+    /// Execution environments the process is restricted to (`exec-env`, Platform API
+    /// 0.15); empty means all, like `["*"]`.
+    #[serde(rename = "exec-env", default)]
+    pub exec_env: Vec<String>,
+}
+
+/// A buildpack of `metadata.toml`: its ID and its API as written (verified by the
+/// launcher before anything else happens).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct MetadataBuildpack {
+    /// Buildpack ID.
+    #[serde(default)]
+    pub id: String,
+    /// Buildpack API.
+    #[serde(default)]
+    pub api: String,
+}
+
+/// A buildpack of `metadata.toml` whose API the launcher has verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedBuildpack {
+    /// Buildpack ID.
+    pub id: String,
+    /// Buildpack API.
+    pub api: ApiVersion,
+}
+
+/// Reads `<layers>/config/metadata.toml` as the launcher uses it (see
+/// [`LaunchMetadata`]); errors are worded as for the other platform files.
+pub fn read_metadata(layers_dir: &Path) -> Result<LaunchMetadata, FileError> {
+    let path = &metadata_path(layers_dir);
+    let io_err = |op: &'static str| {
+        move |source: io::Error| FileError::Io {
+            action: FileAction::Read,
+            kind: FileKind::BuildMetadata,
+            op,
+            path: path.to_path_buf(),
+            source,
+        }
+    };
+    let mut text = String::new();
+    File::open(path)
+        .map_err(io_err("open"))?
+        .read_to_string(&mut text)
+        .map_err(io_err("read"))?;
+    toml::from_str(&text).map_err(|err| FileError::Syntax {
+        kind: FileKind::BuildMetadata,
+        path: path.to_path_buf(),
+        line: buildpack_api::goerr::toml_line(&text, &err),
+        message: err.message().to_string(),
+    })
+}
+
+/// Reads a command given as a string or an array, as the reference's `RawCommand`
+/// does.
+fn command_entries<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let (go_type, value) = match toml::Value::deserialize(deserializer)? {
+        toml::Value::String(command) => return Ok(vec![command]),
+        toml::Value::Array(entries) => return Ok(entries.iter().map(go_sprint).collect()),
+        v @ toml::Value::Integer(_) => ("int64", v),
+        v @ toml::Value::Float(_) => ("float64", v),
+        v @ toml::Value::Boolean(_) => ("bool", v),
+        v @ toml::Value::Datetime(_) => ("time.Time", v),
+        v @ toml::Value::Table(_) => ("map[string]interface {}", v),
+    };
+    Err(de::Error::custom(format!(
+        "unknown command type {go_type} with data {}",
+        go_sprint(&value)
+    )))
+}
+
+/// A TOML value as Go's `fmt.Sprint` prints what the reference's decoder makes of it
+/// (floats as Rust prints them, date-times in TOML notation).
+fn go_sprint(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(go_sprint).collect();
+            format!("[{}]", items.join(" "))
+        }
+        toml::Value::Table(table) => {
+            let mut entries: Vec<(&String, &toml::Value)> = table.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let entries: Vec<String> = entries
+                .into_iter()
+                .map(|(k, v)| format!("{k}:{}", go_sprint(v)))
+                .collect();
+            format!("map[{}]", entries.join(" "))
+        }
+        other => other.to_string(),
+    }
 }
 
 /// A process ready to launch: a process of `metadata.toml` with the user's arguments
@@ -73,7 +200,7 @@ pub struct LaunchProcess {
 }
 
 impl LaunchProcess {
-    fn from_metadata(process: &Process) -> Self {
+    fn from_metadata(process: &MetadataProcess) -> Self {
         let os = |v: &[String]| v.iter().map(OsString::from).collect();
         LaunchProcess {
             process_type: process.process_type.clone(),
@@ -112,23 +239,15 @@ pub enum ProcessError {
         /// The process's `buildpack-id`.
         buildpack_id: String,
     },
-    /// The process's buildpack has an API that is not a version.
-    #[error("failed to parse api '{api}' of buildpack '{id}'")]
-    BuildpackApi {
-        /// The buildpack ID.
-        id: String,
-        /// The API as written.
-        api: String,
-    },
 }
 
 /// Chooses and prepares the process to launch, as the launcher of a Platform API does.
 #[derive(Debug, Clone, Copy)]
 pub struct ProcessSelector<'a> {
-    /// The buildpacks of `metadata.toml`, in order.
-    pub buildpacks: &'a [GroupElement],
     /// The processes of `metadata.toml`.
-    pub processes: &'a [Process],
+    pub processes: &'a [MetadataProcess],
+    /// The buildpacks of `metadata.toml`, in order, with their verified APIs.
+    pub buildpacks: &'a [VerifiedBuildpack],
     /// The Platform API of the image.
     pub platform_api: ApiVersion,
     /// `CNB_EXEC_ENV` (only used from Platform API 0.15).
@@ -136,11 +255,17 @@ pub struct ProcessSelector<'a> {
 }
 
 impl<'a> ProcessSelector<'a> {
-    /// A selector over the buildpacks and processes of `metadata`.
-    pub fn new(metadata: &'a BuildMetadata, platform_api: ApiVersion, exec_env: &'a str) -> Self {
+    /// A selector over the processes of `metadata.toml` and its buildpacks (whose APIs
+    /// the caller has verified).
+    pub fn new(
+        processes: &'a [MetadataProcess],
+        buildpacks: &'a [VerifiedBuildpack],
+        platform_api: ApiVersion,
+        exec_env: &'a str,
+    ) -> Self {
         ProcessSelector {
-            buildpacks: &metadata.buildpacks,
-            processes: &metadata.processes,
+            processes,
+            buildpacks,
             platform_api,
             exec_env,
         }
@@ -162,7 +287,7 @@ impl<'a> ProcessSelector<'a> {
 
     /// Whether `process` may run in the execution environment: always below Platform
     /// API 0.15; otherwise when its `exec-env` is empty or lists `*` or the environment.
-    pub fn is_eligible(&self, process: &Process) -> bool {
+    pub fn is_eligible(&self, process: &MetadataProcess) -> bool {
         self.platform_api.less_than(0, 15)
             || process.exec_env.is_empty()
             || process
@@ -210,7 +335,7 @@ impl<'a> ProcessSelector<'a> {
                     .ok_or_else(|| ProcessError::BuildpackNotFound {
                         process_type: process.process_type.clone(),
                         buildpack_id: process.buildpack_id.clone(),
-                    })??;
+                    })?;
             if api.less_than(0, 9) {
                 process.args.extend_from_slice(user_args);
             } else {
@@ -231,7 +356,7 @@ impl<'a> ProcessSelector<'a> {
             return Ok(false);
         }
         match self.buildpack_api(process) {
-            Some(api) => api.map(|_| false),
+            Some(_) => Ok(false),
             None => Err(ProcessError::UnknownBuildpack {
                 process_type: process.process_type.clone(),
                 buildpack_id: process.buildpack_id.clone(),
@@ -240,17 +365,11 @@ impl<'a> ProcessSelector<'a> {
     }
 
     /// The API of the buildpack that defined `process`, if it is listed.
-    fn buildpack_api(&self, process: &LaunchProcess) -> Option<Result<ApiVersion, ProcessError>> {
-        let bp = self
-            .buildpacks
+    fn buildpack_api(&self, process: &LaunchProcess) -> Option<ApiVersion> {
+        self.buildpacks
             .iter()
-            .find(|bp| bp.id == process.buildpack_id)?;
-        Some(
-            ApiVersion::from_str(&bp.api).map_err(|_| ProcessError::BuildpackApi {
-                id: bp.id.clone(),
-                api: bp.api.clone(),
-            }),
-        )
+            .find(|bp| bp.id == process.buildpack_id)
+            .map(|bp| bp.api)
     }
 }
 

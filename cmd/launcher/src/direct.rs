@@ -1,11 +1,11 @@
 //! Direct processes: the command is looked up on the launch `PATH` (with the app
 //! directory as working directory, so relative names resolve there), then the launcher
-//! changes to the process's working directory and replaces itself with the command.
+//! changes to the process's working directory and replaces itself with the command
+//! (`execve`, so a file without a `#!` line fails with `exec format error` as in the
+//! reference, instead of being run by `/bin/sh`).
 
 use std::convert::Infallible;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
 
 use buildpack_api::env::Env;
 use buildpack_api::goerr;
@@ -14,6 +14,7 @@ use platform_api::launch::LaunchProcess;
 
 use crate::error::{Context, LaunchError};
 use crate::lookpath::look_path;
+use crate::sys;
 
 /// Executes `process` in place of the launcher; returns only on failure.
 pub(crate) fn exec(
@@ -32,13 +33,11 @@ pub(crate) fn exec(
     std::env::set_current_dir(working_dir)
         .map_err(|e| LaunchError::path("chdir", working_dir, &e))
         .context("change directory")?;
-    let err = Command::new(&binary)
-        .arg0(command)
-        .args(leading_args)
-        .args(&process.args)
-        .env_clear()
-        .envs(env.iter())
-        .exec();
+    let argv = std::iter::once(command)
+        .chain(leading_args)
+        .chain(&process.args)
+        .map(|arg| arg.as_os_str());
+    let err = sys::exec(&binary, argv, env.iter());
     Err(LaunchError::new(goerr::text(&err)).context("direct exec"))
 }
 

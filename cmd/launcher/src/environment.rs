@@ -54,20 +54,24 @@ fn env_error(err: EnvError) -> LaunchError {
 mod tests {
     use super::*;
     use crate::layers::launch_layers;
-    use buildpack_api::group::GroupElement;
+    use platform_api::launch::VerifiedBuildpack;
     use std::ffi::OsStr;
     use std::fs;
     use std::path::Path;
 
-    fn bp(id: &str, api: &str) -> GroupElement {
-        GroupElement {
+    fn bp(id: &str, api: &str) -> VerifiedBuildpack {
+        VerifiedBuildpack {
             id: id.into(),
-            api: api.into(),
-            ..Default::default()
+            api: api.parse().unwrap(),
         }
     }
 
-    fn apply(env: &mut Env, l: &Path, bps: &[GroupElement], t: &str) -> Result<(), LaunchError> {
+    fn apply(
+        env: &mut Env,
+        l: &Path,
+        bps: &[VerifiedBuildpack],
+        t: &str,
+    ) -> Result<(), LaunchError> {
         apply_layers(env, &launch_layers(l, bps)?, t)
     }
 
@@ -83,7 +87,10 @@ mod tests {
         let l = root.path();
         fs::create_dir_all(l.join("first/a/bin")).unwrap();
         fs::create_dir_all(l.join("first/b/lib")).unwrap();
-        // b's root directories are added before a's env files are applied.
+        // b's root directories are added before a's env files are applied: a's
+        // override replaces what b's `lib` added (interleaving layer by layer would
+        // prepend b's `lib` to the override instead).
+        write(l, "first/a/env/LD_LIBRARY_PATH.override", "/from-a-env");
         write(l, "first/a/env/PATH.prepend", "/from-a-env:");
         write(l, "first/a/env.launch/OTHER.append", "a");
         write(l, "first/b/env.launch/web/OTHER.append", "web");
@@ -99,10 +106,7 @@ mod tests {
             env.get("PATH").unwrap(),
             OsStr::new(&format!("/from-a-env:{}:/usr/bin", path("first/a/bin")))
         );
-        assert_eq!(
-            env.get("LD_LIBRARY_PATH").unwrap(),
-            OsStr::new(&path("first/b/lib"))
-        );
+        assert_eq!(env.get("LD_LIBRARY_PATH").unwrap(), "/from-a-env");
         // A `.delim` file only applies within its own directory.
         assert_eq!(env.get("OTHER").unwrap(), "a+bweb");
         let mut env = Env::for_launch(Vec::<(String, String)>::new());

@@ -11,7 +11,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use buildpack_api::api::ApiVersion;
-use buildpack_api::group::GroupElement;
+use buildpack_api::id;
+use platform_api::launch::VerifiedBuildpack;
 
 use crate::error::{Context, LaunchError};
 
@@ -27,11 +28,11 @@ pub(crate) struct BuildpackLayers {
 /// The buildpacks that have a directory, in `buildpacks` order, with their layers.
 pub(crate) fn launch_layers(
     layers_dir: &Path,
-    buildpacks: &[GroupElement],
+    buildpacks: &[VerifiedBuildpack],
 ) -> Result<Vec<BuildpackLayers>, LaunchError> {
     let mut found = Vec::with_capacity(buildpacks.len());
     for bp in buildpacks {
-        let dir = layers_dir.join(bp.escaped_id());
+        let dir = layers_dir.join(id::escape(&bp.id));
         match std::fs::metadata(&dir) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -40,12 +41,11 @@ pub(crate) fn launch_layers(
                     .context("find buildpack directory");
             }
         }
-        let api = bp
-            .api
-            .parse::<platform_api::api::ApiVersion>()
-            .map_err(|e| LaunchError::new(e.to_string()))?;
         let layers = entries(&dir, true).context("add layer root")?;
-        found.push(BuildpackLayers { api, layers });
+        found.push(BuildpackLayers {
+            api: bp.api,
+            layers,
+        });
     }
     Ok(found)
 }
@@ -98,10 +98,9 @@ mod tests {
         }
         fs::write(l.join("b_bp/a-layer.toml"), "").unwrap();
         std::os::unix::fs::symlink(l.join("b_bp/a-layer"), l.join("b_bp/link")).unwrap();
-        let bp = |id: &str, api: &str| GroupElement {
+        let bp = |id: &str, api: &str| VerifiedBuildpack {
             id: id.into(),
-            api: api.into(),
-            ..Default::default()
+            api: api.parse().unwrap(),
         };
         let bps = [bp("b/bp", "0.9"), bp("missing", "0.9"), bp("a/bp", "0.7")];
         assert_eq!(

@@ -16,8 +16,12 @@ mod lookpath;
 mod output;
 mod settings;
 mod shell;
+#[cfg(target_os = "linux")]
 mod sys;
 mod wait_status;
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("the launcher's C library declarations (src/sys.rs) are Linux's");
 
 use std::ffi::OsString;
 
@@ -27,7 +31,7 @@ use platform_api::api::PLATFORM_APIS;
 use platform_api::exit::{ExitCode, FAILED, LAUNCH_ERROR};
 use platform_api::files::FileError;
 use platform_api::flags::verify_platform_api;
-use platform_api::launch::{ProcessSelector, read_metadata};
+use platform_api::launch::{ProcessSelector, VerifiedBuildpack, read_metadata};
 use platform_api::module_api::verify_buildpack_api;
 
 use crate::launcher::Launcher;
@@ -76,6 +80,7 @@ fn run() -> ExitCode {
             return FAILED;
         }
     };
+    let mut buildpacks = Vec::with_capacity(metadata.buildpacks.len());
     for buildpack in &metadata.buildpacks {
         match verify_buildpack_api(
             "buildpack",
@@ -83,7 +88,13 @@ fn run() -> ExitCode {
             &buildpack.api,
             settings.deprecation_mode,
         ) {
-            Ok((_, warning)) => warning.iter().for_each(|w| out.warn(w)),
+            Ok((api, warning)) => {
+                warning.iter().for_each(|w| out.warn(w));
+                buildpacks.push(VerifiedBuildpack {
+                    id: buildpack.id.clone(),
+                    api,
+                });
+            }
             Err(err) => {
                 for line in err.preceding_errors() {
                     out.error(&line);
@@ -105,7 +116,12 @@ fn run() -> ExitCode {
     let mut argv = std::env::args_os();
     let argv0 = argv.next().unwrap_or_default();
     let args: Vec<OsString> = argv.collect();
-    let selector = ProcessSelector::new(&metadata, platform_api, &settings.exec_env);
+    let selector = ProcessSelector::new(
+        &metadata.processes,
+        &buildpacks,
+        platform_api,
+        &settings.exec_env,
+    );
     let launcher = Launcher {
         layers_dir: &settings.layers_dir,
         app_dir: &settings.app_dir,

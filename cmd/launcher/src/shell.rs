@@ -9,9 +9,7 @@ use std::convert::Infallible;
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
 
 use buildpack_api::env::Env;
 use buildpack_api::goerr;
@@ -19,6 +17,7 @@ use platform_api::launch::LaunchProcess;
 
 use crate::error::LaunchError;
 use crate::layers::{BuildpackLayers, files};
+use crate::sys;
 
 /// The shell.
 const BASH: &str = "/bin/bash";
@@ -113,18 +112,20 @@ impl ShellLaunch<'_> {
         OsString::from_vec(joined)
     }
 
-    /// Replaces the launcher with bash; returns only on failure.
+    /// Replaces the launcher with bash (`execve`, as the reference); returns only on
+    /// failure.
     pub(crate) fn exec(&self, env: &Env) -> Result<Infallible, LaunchError> {
-        let err = Command::new(BASH)
-            .arg0("bash")
-            .arg("-c")
-            .arg(self.script())
-            .arg(self.caller)
-            .arg(self.command())
-            .args(&self.process.args)
-            .env_clear()
-            .envs(env.iter())
-            .exec();
+        let (script, command) = (self.script(), self.command());
+        let argv = [
+            OsStr::new("bash"),
+            OsStr::new("-c"),
+            &script,
+            self.caller,
+            &command,
+        ]
+        .into_iter()
+        .chain(self.process.args.iter().map(OsString::as_os_str));
+        let err = sys::exec(Path::new(BASH), argv, env.iter());
         Err(LaunchError::new(goerr::text(&err)).context("bash exec"))
     }
 }
@@ -143,7 +144,7 @@ fn tokens_command(n: usize) -> String {
 mod tests {
     use super::*;
     use crate::layers::launch_layers;
-    use buildpack_api::group::GroupElement;
+    use platform_api::launch::VerifiedBuildpack;
     use std::fs;
 
     #[test]
@@ -204,15 +205,13 @@ mod tests {
         }
         fs::create_dir_all(&app).unwrap();
         let bps = [
-            GroupElement {
+            VerifiedBuildpack {
                 id: "b/bp".into(),
-                api: "0.8".into(),
-                ..Default::default()
+                api: "0.8".parse().unwrap(),
             },
-            GroupElement {
+            VerifiedBuildpack {
                 id: "a".into(),
-                api: "0.7".into(),
-                ..Default::default()
+                api: "0.7".parse().unwrap(),
             },
         ];
         let layers = launch_layers(&l, &bps).unwrap();

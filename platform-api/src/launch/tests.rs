@@ -1,16 +1,14 @@
 use super::*;
 
-fn bp(id: &str, api: &str) -> GroupElement {
-    GroupElement {
+fn bp(id: &str, api: &str) -> VerifiedBuildpack {
+    VerifiedBuildpack {
         id: id.into(),
-        version: "1".into(),
-        api: api.into(),
-        ..Default::default()
+        api: api.parse().unwrap(),
     }
 }
 
-fn process(process_type: &str, command: &[&str], args: &[&str], bp: &str) -> Process {
-    Process {
+fn process(process_type: &str, command: &[&str], args: &[&str], bp: &str) -> MetadataProcess {
+    MetadataProcess {
         process_type: process_type.into(),
         command: command.iter().map(|s| s.to_string()).collect(),
         args: args.iter().map(|s| s.to_string()).collect(),
@@ -23,10 +21,27 @@ fn os(v: &[&str]) -> Vec<OsString> {
     v.iter().map(OsString::from).collect()
 }
 
+/// The processes of `metadata.toml` and its buildpacks with verified APIs.
+struct Metadata {
+    processes: Vec<MetadataProcess>,
+    buildpacks: Vec<VerifiedBuildpack>,
+}
+
+impl Metadata {
+    fn selector<'a>(&'a self, platform_api: &str, exec_env: &'a str) -> ProcessSelector<'a> {
+        ProcessSelector::new(
+            &self.processes,
+            &self.buildpacks,
+            platform_api.parse().unwrap(),
+            exec_env,
+        )
+    }
+}
+
 /// The reference's process-selection fixture: an old (0.8) and a new (0.9) buildpack,
 /// processes with and without always-passed command arguments.
-fn metadata() -> BuildMetadata {
-    BuildMetadata {
+fn metadata() -> Metadata {
+    Metadata {
         buildpacks: vec![
             bp("some-buildpack", "0.8"),
             bp("some-newer-buildpack", "0.9"),
@@ -52,17 +67,16 @@ fn metadata() -> BuildMetadata {
             ),
             process("orphan", &["cmd"], &["a"], "missing-buildpack"),
         ],
-        ..Default::default()
     }
 }
 
 fn select(
-    md: &BuildMetadata,
+    md: &Metadata,
     platform: &str,
     default_type: Option<&str>,
     args: &[&str],
 ) -> Result<LaunchProcess, ProcessError> {
-    ProcessSelector::new(md, platform.parse().unwrap(), "production")
+    md.selector(platform, "production")
         .process_for(default_type, &os(args))
 }
 
@@ -179,7 +193,7 @@ fn missing_types_and_buildpacks_are_errors() {
 #[test]
 fn default_type_comes_from_the_file_name_of_argv0() {
     let md = metadata();
-    let s = ProcessSelector::new(&md, ApiVersion::new(0, 15), "production");
+    let s = md.selector("0.15", "production");
     assert_eq!(
         s.default_process_type(OsStr::new("/cnb/process/some-type")),
         Some("some-type")
@@ -211,7 +225,7 @@ fn exec_env_filtering_from_platform_0_15() {
     only("multi", &["production", "test"]);
     only("wildcard", &["*"]);
     let pick = |api: &str, env: &str, t: &str| {
-        ProcessSelector::new(&md, api.parse().unwrap(), env)
+        md.selector(api, env)
             .process_for(Some(t), &[])
             .map(|p| p.process_type)
     };
@@ -230,7 +244,7 @@ fn exec_env_filtering_from_platform_0_15() {
     md.processes.push(p);
     md.processes
         .push(process("dup", &["second"], &[], "some-buildpack"));
-    let s = ProcessSelector::new(&md, ApiVersion::new(0, 15), "production");
+    let s = md.selector("0.15", "production");
     assert_eq!(
         s.process_for(Some("dup"), &[]).unwrap().command,
         os(&["second"])
@@ -245,7 +259,7 @@ fn exec_env_filtering_from_platform_0_15() {
 #[test]
 fn script_or_tokens() {
     let md = metadata();
-    let s = ProcessSelector::new(&md, ApiVersion::new(0, 15), "production");
+    let s = md.selector("0.15", "production");
     let mut p = LaunchProcess {
         process_type: "t".into(),
         command: os(&["echo"]),
@@ -299,12 +313,114 @@ fn metadata_is_read_with_commands_whole() {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(
         &path,
-        "[[buildpacks]]\nid = \"bp\"\napi = \"0.9\"\nversion = \"1\"\n\n[[processes]]\ntype = \"web\"\ncommand = [\"a\", \"b\"]\nargs = [\"c\"]\ndirect = true\nbuildpack-id = \"bp\"\n",
+        "[[buildpacks]]\nid = \"bp\"\napi = \"0.9\"\nversion = \"1\"\n\n[[processes]]\ntype = \"web\"\ncommand = [\"a\", \"b\"]\nargs = [\"c\"]\ndirect = true\nbuildpack-id = \"bp\"\nworking-dir = \"/w\"\nexec-env = [\"test\"]\n",
     )
     .unwrap();
     let md = read_metadata(dir.path()).unwrap();
-    assert_eq!(md.processes[0].command, ["a", "b"]);
-    assert_eq!(md.processes[0].args, ["c"]);
+    assert_eq!(
+        md,
+        LaunchMetadata {
+            processes: vec![MetadataProcess {
+                process_type: "web".into(),
+                command: vec!["a".into(), "b".into()],
+                args: vec!["c".into()],
+                direct: true,
+                default: false,
+                buildpack_id: "bp".into(),
+                working_dir: "/w".into(),
+                exec_env: vec!["test".into()],
+            }],
+            buildpacks: vec![MetadataBuildpack {
+                id: "bp".into(),
+                api: "0.9".into(),
+            }],
+        }
+    );
     let err = read_metadata(&dir.path().join("none")).unwrap_err();
     assert!(err.is_not_found());
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "failed to read build metadata file: open {}: no such file or directory",
+            metadata_path(&dir.path().join("none")).display()
+        )
+    );
+}
+
+/// Writes `text` as `metadata.toml` and reads it back as the launcher does.
+fn read_text(text: &str) -> Result<LaunchMetadata, FileError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = metadata_path(dir.path());
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    read_metadata(dir.path())
+}
+
+#[test]
+fn only_processes_and_buildpack_ids_and_apis_are_read() {
+    // Keys the reference's launcher does not decode may hold anything.
+    let md = read_text(
+        r#"slices = "x"
+bom = 1
+labels = { a = 1 }
+extensions = "none"
+buildpack-default-process-type = 5
+
+[[buildpacks]]
+id = "bp"
+api = "0.9"
+version = 1
+homepage = 5
+optional = "no"
+
+[[processes]]
+type = "web"
+command = "echo hi"
+buildpackID = 7
+unknown = [1, "a"]
+"#,
+    )
+    .unwrap();
+    assert_eq!(
+        md.buildpacks,
+        [MetadataBuildpack {
+            id: "bp".into(),
+            api: "0.9".into()
+        }]
+    );
+    assert_eq!(md.processes[0].command, ["echo hi"]);
+    assert_eq!(md.processes[0].buildpack_id, "");
+    assert_eq!(read_text("").unwrap(), LaunchMetadata::default());
+}
+
+#[test]
+fn keys_the_reference_decodes_keep_their_types() {
+    for (text, want) in [
+        ("processes = \"x\"\n", "toml: line 1: "),
+        ("[[buildpacks]]\nid = 5\n", "toml: line 2: "),
+        ("[[processes]]\ndirect = \"yes\"\n", "toml: line 2: "),
+        ("[[processes]]\ndefault = 1\n", "toml: line 2: "),
+        (
+            "[[processes]]\ncommand = 5\n",
+            "toml: line 2: unknown command type int64 with data 5",
+        ),
+    ] {
+        let err = read_text(text).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("failed to read build metadata file: {want}")),
+            "{text}: {err}"
+        );
+    }
+}
+
+#[test]
+fn command_entries_read_as_go_prints_them() {
+    let md = read_text(
+        "[[processes]]\ncommand = [\"a\", 1, true, 1.5, [2, \"b\"], { y = 1, x = \"z\" }]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        md.processes[0].command,
+        ["a", "1", "true", "1.5", "[2 b]", "map[x:z y:1]"]
+    );
 }
