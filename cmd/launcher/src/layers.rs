@@ -6,11 +6,11 @@
 //! env, exec.d and profile passes (the reference lists them again for each pass; only
 //! an exec.d program adding or removing layer directories could tell the difference).
 
-use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use buildpack_api::api::ApiVersion;
+use buildpack_api::dirs::sorted_entries;
 use buildpack_api::id;
 use platform_api::launch::VerifiedBuildpack;
 
@@ -67,21 +67,12 @@ fn entries(dir: &Path, want_dirs: bool) -> Result<Vec<PathBuf>, LaunchError> {
         LaunchError::path(op, dir, &e)
             .context(&format!("failed to list files in dir '{}'", dir.display()))
     };
-    let read = match std::fs::read_dir(dir) {
-        Ok(read) => read,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(list_err(e)),
-    };
-    let mut names: Vec<OsString> = Vec::new();
-    for entry in read {
-        let entry = entry.map_err(list_err)?;
-        let is_dir = entry.file_type().map_err(list_err)?.is_dir();
-        if is_dir == want_dirs {
-            names.push(entry.file_name());
-        }
-    }
-    names.sort();
-    Ok(names.into_iter().map(|n| dir.join(n)).collect())
+    Ok(sorted_entries(dir)
+        .map_err(list_err)?
+        .into_iter()
+        .filter(|(_, file_type)| file_type.is_dir() == want_dirs)
+        .map(|(name, _)| dir.join(name))
+        .collect())
 }
 
 #[cfg(test)]
