@@ -70,10 +70,7 @@ pub struct BuildInputs {
     pub environ: Vec<(OsString, OsString)>,
 }
 
-/// `<layers>/config/metadata.toml`.
-pub fn metadata_path(layers_dir: &Path) -> PathBuf {
-    layers_dir.join("config").join("metadata.toml")
-}
+pub use platform_api::launch::metadata_path;
 
 /// Runs the build phase: reads `<group>` and `<plan>`, checks every buildpack's API,
 /// reads `<analyzed>`, builds, and writes `<layers>/config/metadata.toml`.
