@@ -5,8 +5,16 @@
 //! error to the specification's exit code.
 
 pub mod build;
+pub mod cache;
+pub mod daemon;
 pub mod detect;
 pub mod exec;
+pub mod export;
 pub mod generate;
+pub mod image;
+pub mod layer;
+pub mod layers_dir;
 pub mod log;
+pub mod privileges;
+pub mod registry;
 pub mod target;

@@ -1,11 +1,18 @@
 # Debian packages the scripts need, installed idempotently when running as root.
 
 # Tools the test suite drives (bash buildpacks run under /usr/bin/env bash).
-# busybox-static and bash-static: the launcher's run in a root file system without libc.
-TEST_PACKAGES=(bash coreutils busybox-static bash-static)
+# busybox-static and bash-static: the launcher's run in a root file system without libc,
+#   and the test run image.
+# docker-registry, apache2-utils (htpasswd), openssl: registries with and without auth.
+# docker.io: dockerd for daemon exports. skopeo, umoci, oci-image-tool, jq: checking
+#   the images we write. golang-go: Go's archive/tar, to compare layer bytes with.
+# strace: killing the cache commit at every step. tar, gzip: test images.
+TEST_PACKAGES=(bash coreutils busybox-static bash-static tar gzip docker-registry apache2-utils
+  openssl docker.io skopeo umoci oci-image-tool jq golang-go strace)
 # Tools the benchmark compares against.
 # hyperfine: the launcher's start-up overhead.
-BENCH_PACKAGES=(bash coreutils hyperfine)
+# pigz: the export's limit (tar | pigz | sha256sum). time: peak memory.
+BENCH_PACKAGES=(bash coreutils hyperfine pigz time docker-registry skopeo busybox-static bash-static)
 
 # ensure_packages PKG...: installs the missing ones with apt-get (root only).
 ensure_packages() {

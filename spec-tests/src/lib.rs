@@ -3,6 +3,10 @@
 //! files) owned by an unprivileged build user, writes bash buildpacks, and runs phases
 //! as that user the way a platform would.
 
+pub mod dockerd;
+pub mod images;
+pub mod registry;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};

@@ -5,6 +5,7 @@ mod dispatch;
 mod driver;
 mod failure;
 mod phases;
+mod stores;
 mod version;
 
 use std::ffi::OsString;

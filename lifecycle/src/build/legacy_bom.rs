@@ -18,7 +18,7 @@ use super::error::StepError;
 pub(crate) const LEGACY_FILE: &str = "sbom.legacy.json";
 
 /// The entries tagged with the buildpack (`id` and `version` only).
-pub(crate) fn tag(entries: Vec<Require>, id: &str, version: &str) -> Vec<BomEntry> {
+pub fn tag(entries: Vec<Require>, id: &str, version: &str) -> Vec<BomEntry> {
     entries
         .into_iter()
         .map(|r| BomEntry {

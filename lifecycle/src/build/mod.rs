@@ -12,7 +12,7 @@
 mod buildpack;
 mod error;
 mod layers;
-mod legacy_bom;
+pub(crate) mod legacy_bom;
 mod outputs;
 mod processes;
 mod sbom;

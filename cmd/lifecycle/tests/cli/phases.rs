@@ -28,15 +28,9 @@ fn detector_and_builder_refuse_root() {
 fn unimplemented_phases_fail_with_their_exit_code() {
     let install = Install::new();
     let no_cache = "Warning: No cached data will be used, no cache specified.\n";
-    let cases: [(&str, &[&str], i32, String); 6] = [
+    let cases: [(&str, &[&str], i32, String); 5] = [
         ("analyzer", &["img"], 32, String::new()),
         ("restorer", &[], 42, no_cache.to_string()),
-        (
-            "exporter",
-            &["-daemon", "img", "tag2"],
-            62,
-            no_cache.to_string(),
-        ),
         ("rebaser", &["img"], 72, String::new()),
         ("extender", &[], 102, String::new()),
         ("creator", &["-cache-dir", "/c", "img"], 1, String::new()),
@@ -45,7 +39,6 @@ fn unimplemented_phases_fail_with_their_exit_code() {
         let phase = match name {
             "analyzer" => "analyze",
             "restorer" => "restore",
-            "exporter" => "export",
             "rebaser" => "rebase",
             "extender" => "extend",
             _ => "create",

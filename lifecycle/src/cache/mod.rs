@@ -1,0 +1,3 @@
+//! Layer caches kept between builds: a volume directory or an image in a registry.
+
+pub mod volume;

@@ -1,0 +1,219 @@
+//! Images in a registry: read without downloading layers, saved by pushing only the
+//! blobs the repository lacks (mounting them from the repository they came from when
+//! the registry can), several at a time.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::config::ImageConfig;
+use super::layout::manifest_bytes;
+use super::model::{Image, Layer, LayerData, Origin, Saved};
+use super::oci::{Index, Manifest, MediaFamily, is_index};
+use super::reference::{Reference, Repository};
+use super::store::{ImageStore, LayerFormat, StoreError, StoredImage};
+use crate::registry::{Client, Error};
+
+/// Blobs pushed at the same time per image.
+const UPLOAD_JOBS: usize = 4;
+/// Largest config blob read.
+const MAX_CONFIG: u64 = 64 << 20;
+
+/// A registry, reached through `client`.
+pub struct RegistryStore {
+    client: Client,
+}
+
+impl std::fmt::Debug for RegistryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RegistryStore")
+    }
+}
+
+fn registry_error(e: Error) -> StoreError {
+    StoreError::Registry(Box::new(e))
+}
+
+fn parse_reference(name: &str) -> Result<Reference, StoreError> {
+    Reference::parse(name).map_err(|e| StoreError::Reference(e.to_string()))
+}
+
+impl RegistryStore {
+    /// A store using `client`.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// The client, for access checks.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn push_layer(&self, repo: &Repository, layer: &Layer) -> Result<(), StoreError> {
+        let blob = layer.blob.as_ref().ok_or_else(|| {
+            StoreError::Unsupported(format!("layer {} has no compressed blob", layer.diff_id))
+        })?;
+        let (digest, size) = (blob.digest.as_str(), blob.size);
+        let pushed = match &layer.data {
+            LayerData::BlobFile(path) => self
+                .client
+                .push_blob(repo, digest, size, None, || File::open(path)),
+            LayerData::Stored(origin) => match origin.as_ref() {
+                Origin::Registry(from) => {
+                    let from = parse_reference(from)?.repo().clone();
+                    let client = &self.client;
+                    // Mounted when the registry can; else copied from where it is.
+                    self.client.push_blob(repo, digest, size, Some(&from), || {
+                        client
+                            .get_blob(&from, digest)
+                            .map(|r| Box::new(r) as Box<dyn Read>)
+                            .map_err(io::Error::other)
+                    })
+                }
+                Origin::Layout(dir) => {
+                    let path = dir
+                        .join("blobs/sha256")
+                        .join(digest.trim_start_matches("sha256:"));
+                    self.client
+                        .push_blob(repo, digest, size, None, || File::open(&path))
+                }
+                Origin::Daemon => {
+                    return Err(StoreError::Unsupported(format!(
+                        "layer {} is in the Docker daemon, not in a registry",
+                        layer.diff_id
+                    )));
+                }
+            },
+            LayerData::TarFile(path) => {
+                return Err(StoreError::Unsupported(format!(
+                    "a registry needs compressed layers, not {}",
+                    path.display()
+                )));
+            }
+        };
+        pushed.map(|_| ()).map_err(registry_error)
+    }
+
+    fn save_one(
+        &self,
+        image: &Image,
+        name: &str,
+        config: &[u8],
+        manifest: &[u8],
+    ) -> Result<(), StoreError> {
+        let reference = parse_reference(name)?;
+        let repo = reference.repo().clone();
+        let next = AtomicUsize::new(0);
+        let failure = std::sync::Mutex::new(None);
+        std::thread::scope(|s| {
+            for _ in 0..UPLOAD_JOBS.min(image.layers.len()) {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(layer) = image.layers.get(i) else {
+                            break;
+                        };
+                        if let Err(e) = self.push_layer(&repo, layer) {
+                            failure.lock().expect("failure slot").get_or_insert(e);
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = failure.into_inner().expect("failure slot") {
+            return Err(e);
+        }
+        let config_digest = super::model::sha256_digest(config);
+        self.client
+            .push_blob(&repo, &config_digest, config.len() as u64, None, || {
+                Ok(config)
+            })
+            .map_err(registry_error)?;
+        self.client
+            .put_manifest(&reference, image.family.manifest(), manifest)
+            .map_err(registry_error)?;
+        Ok(())
+    }
+}
+
+impl ImageStore for RegistryStore {
+    fn read(&self, name: &str) -> Result<Option<StoredImage>, StoreError> {
+        let reference = parse_reference(name)?;
+        let Some(mut found) = self
+            .client
+            .get_manifest(&reference)
+            .map_err(registry_error)?
+        else {
+            return Ok(None);
+        };
+        if is_index(&found.media_type) {
+            let index: Index = serde_json::from_slice(&found.bytes)
+                .map_err(|e| StoreError::Invalid(format!("parse index of {name}: {e}")))?;
+            let child = index
+                .select("linux", crate::target::host_arch(), None)
+                .ok_or_else(|| StoreError::Invalid(format!("no linux image in {name}")))?;
+            let child_ref = reference.repo().digest(&child.digest);
+            found = self
+                .client
+                .get_manifest(&child_ref)
+                .map_err(registry_error)?
+                .ok_or_else(|| {
+                    StoreError::Invalid(format!("{name}: missing manifest {}", child.digest))
+                })?;
+        }
+        let manifest: Manifest = serde_json::from_slice(&found.bytes)
+            .map_err(|e| StoreError::Invalid(format!("parse manifest of {name}: {e}")))?;
+        let config_bytes = self
+            .client
+            .get_blob_bytes(reference.repo(), &manifest.config.digest, MAX_CONFIG)
+            .map_err(registry_error)?;
+        let config = ImageConfig::parse(&config_bytes)
+            .map_err(|e| StoreError::Invalid(format!("parse config of {name}: {e}")))?;
+        if config.rootfs.diff_ids.len() != manifest.layers.len() {
+            return Err(StoreError::Invalid(format!(
+                "image {name} has {} layers but {} diff IDs",
+                manifest.layers.len(),
+                config.rootfs.diff_ids.len()
+            )));
+        }
+        let repo_name = reference.repo().name();
+        let origin = Arc::new(Origin::Registry(repo_name.clone()));
+        let layers = manifest
+            .layers
+            .iter()
+            .zip(&config.rootfs.diff_ids)
+            .map(|(blob, diff_id)| Layer {
+                diff_id: diff_id.clone(),
+                blob: Some(blob.clone()),
+                data: LayerData::Stored(origin.clone()),
+            })
+            .collect();
+        let family = MediaFamily::of_manifest(Some(found.media_type.as_str()));
+        Ok(Some(StoredImage {
+            image: Image::new(family, config, layers),
+            identifier: format!("{repo_name}@{}", found.digest),
+        }))
+    }
+
+    fn layer_format(&self) -> LayerFormat {
+        LayerFormat::Gzip
+    }
+
+    fn save(&self, image: &Image, names: &[String]) -> Result<Saved, StoreError> {
+        let (config, manifest) = manifest_bytes(image)?;
+        let mut saved = Saved {
+            digest: Some(super::model::sha256_digest(&manifest)),
+            manifest_size: Some(manifest.len() as u64),
+            ..Saved::default()
+        };
+        for name in names {
+            match self.save_one(image, name, &config, &manifest) {
+                Ok(()) => saved.saved.push(name.clone()),
+                Err(e) => saved.failed.push((name.clone(), e.to_string())),
+            }
+        }
+        Ok(saved)
+    }
+}

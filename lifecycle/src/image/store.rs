@@ -1,0 +1,86 @@
+//! One interface over the places images live: an OCI layout directory, a registry, the
+//! Docker daemon.
+
+use std::path::PathBuf;
+
+use super::model::{Image, Saved};
+
+/// How new layers must be handed to a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerFormat {
+    /// Gzip blobs (registry, OCI layout).
+    Gzip,
+    /// Uncompressed tars (Docker daemon).
+    Tar,
+}
+
+/// An image read from a store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredImage {
+    /// The image; its layers are [`super::LayerData::Stored`].
+    pub image: Image,
+    /// How the image is identified for `analyzed.toml` and the metadata label: a digest
+    /// reference (`<repo>@sha256:…`), a layout path with digest, or a daemon image ID.
+    pub identifier: String,
+}
+
+/// Why a store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file could not be read or written.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// An image reference could not be parsed.
+    #[error("{0}")]
+    Reference(String),
+    /// Stored data is not what the image format says it must be.
+    #[error("{0}")]
+    Invalid(String),
+    /// A layer cannot be written to this store from where it is.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The registry failed.
+    #[error(transparent)]
+    Registry(Box<dyn std::error::Error + Send + Sync>),
+    /// The Docker daemon failed.
+    #[error(transparent)]
+    Daemon(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// An I/O error on `path`.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// A place images are read from and written to.
+pub trait ImageStore: Send + Sync {
+    /// Reads the image `name` refers to (`None` when it does not exist). Layers are not
+    /// downloaded: they stay where they are and are referenced when saving.
+    fn read(&self, name: &str) -> Result<Option<StoredImage>, StoreError>;
+
+    /// How the store names the image `name` in messages and reports (a layout store
+    /// names it by its directory).
+    fn display_name(&self, name: &str) -> String {
+        name.to_string()
+    }
+
+    /// The form new layers must have for [`ImageStore::save`].
+    fn layer_format(&self) -> LayerFormat;
+
+    /// Writes `image` under every name; a failure for one name does not stop the others
+    /// (they are listed in [`Saved::failed`]); an error means nothing could be saved.
+    fn save(&self, image: &Image, names: &[String]) -> Result<Saved, StoreError>;
+}

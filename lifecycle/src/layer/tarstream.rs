@@ -1,0 +1,212 @@
+//! The tar byte stream of a layer, cut into fixed-size chunks as it is produced: headers
+//! from [`super::gotar`], file contents read straight into the chunk buffers (no other
+//! copy), 512-byte padding, and Go's end of archive (two zero blocks, no further
+//! padding). Chunk boundaries fall at fixed offsets of the stream, so whatever consumes
+//! chunks independently (the parallel compressor) sees the same cuts on every machine.
+
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use super::Owner;
+use super::error::LayerError;
+use super::gotar::{self, EntryType, Header};
+use super::walk::Stat;
+
+/// Size of a chunk of the tar stream.
+pub(crate) const CHUNK: usize = 1 << 20;
+
+/// Where chunks go.
+pub(crate) trait ChunkSink {
+    /// An empty buffer of [`CHUNK`] bytes to fill.
+    fn buffer(&mut self) -> Vec<u8>;
+    /// Takes the first `len` bytes of `buffer` as the next chunk: [`CHUNK`] bytes, or
+    /// fewer for the last one.
+    fn send(&mut self, buffer: Vec<u8>, len: usize, last: bool) -> Result<(), LayerError>;
+}
+
+/// Writes tar entries into chunks handed to a [`ChunkSink`].
+pub(crate) struct TarStream<'s, S: ChunkSink> {
+    sink: &'s mut S,
+    buffer: Vec<u8>,
+    filled: usize,
+    total: u64,
+    scratch: Vec<u8>,
+}
+
+impl<'s, S: ChunkSink> TarStream<'s, S> {
+    /// A stream feeding `sink`.
+    pub(crate) fn new(sink: &'s mut S) -> Self {
+        let buffer = sink.buffer();
+        TarStream {
+            sink,
+            buffer,
+            filled: 0,
+            total: 0,
+            scratch: Vec::with_capacity(3 * gotar::BLOCK),
+        }
+    }
+
+    /// Archives the file at `path` under the entry name `name` as the reference's
+    /// `AddFileToArchive` does: `stat` is its `lstat` from the walk, `owner` (when
+    /// given) replaces its uid and gid, a symlink's target is read now, a regular file's
+    /// content is copied and must still be exactly `stat.size` bytes long; sockets are
+    /// skipped.
+    pub(crate) fn add_file(
+        &mut self,
+        name: &[u8],
+        path: &Path,
+        stat: &Stat,
+        owner: Option<Owner>,
+    ) -> Result<(), LayerError> {
+        let Some(entry_type) = stat.entry_type else {
+            return Ok(());
+        };
+        let link = match entry_type {
+            EntryType::Symlink => std::fs::read_link(path)
+                .map_err(|e| LayerError::io("readlink", path, e))?
+                .into_os_string()
+                .into_encoded_bytes(),
+            _ => Vec::new(),
+        };
+        let file = match entry_type {
+            EntryType::Regular => {
+                Some(File::open(path).map_err(|e| LayerError::io("open", path, e))?)
+            }
+            _ => None,
+        };
+        let (uid, gid) = owner.map_or((stat.uid, stat.gid), |o| (o.uid, o.gid));
+        self.header(
+            &Header {
+                name,
+                link: &link,
+                entry_type,
+                mode: stat.mode,
+                uid: u64::from(uid),
+                gid: u64::from(gid),
+                size: stat.size,
+                dev_major: stat.dev.0,
+                dev_minor: stat.dev.1,
+            },
+            path,
+        )?;
+        if let Some(file) = file {
+            self.content(file, stat.size, path)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a header; `path` names the entry in errors.
+    pub(crate) fn header(&mut self, header: &Header<'_>, path: &Path) -> Result<(), LayerError> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let encoded = header.encode(&mut scratch);
+        let written = match encoded {
+            Ok(()) => self.write(&scratch),
+            Err(e) => Err(LayerError::Header {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }),
+        };
+        self.scratch = scratch;
+        written
+    }
+
+    /// Copies exactly `size` bytes of `file` (then its padding), failing if it holds
+    /// fewer or more.
+    pub(crate) fn content(
+        &mut self,
+        mut file: File,
+        size: u64,
+        path: &Path,
+    ) -> Result<(), LayerError> {
+        let mut remaining = size;
+        while remaining > 0 {
+            if self.filled == CHUNK {
+                self.flush(false)?;
+            }
+            let room = (CHUNK - self.filled).min(usize::try_from(remaining).unwrap_or(usize::MAX));
+            let target = &mut self.buffer[self.filled..self.filled + room];
+            let n = match file.read(target) {
+                Ok(0) => {
+                    return Err(LayerError::FileChanged {
+                        path: path.to_path_buf(),
+                        size,
+                        read: Some(size - remaining),
+                    });
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(LayerError::io("read", path, e)),
+            };
+            self.filled += n;
+            self.total += n as u64;
+            remaining -= n as u64;
+        }
+        let mut probe = [0u8; 1];
+        loop {
+            match file.read(&mut probe) {
+                Ok(0) => break,
+                Ok(_) => {
+                    return Err(LayerError::FileChanged {
+                        path: path.to_path_buf(),
+                        size,
+                        read: None,
+                    });
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(LayerError::io("read", path, e)),
+            }
+        }
+        self.zeros(gotar::padding(size))
+    }
+
+    /// Ends the archive (two zero blocks) and sends the last chunk; the length of the
+    /// whole stream.
+    pub(crate) fn finish(mut self) -> Result<u64, LayerError> {
+        self.zeros(2 * gotar::BLOCK)?;
+        self.flush(true)?;
+        Ok(self.total)
+    }
+
+    fn write(&mut self, mut data: &[u8]) -> Result<(), LayerError> {
+        while !data.is_empty() {
+            if self.filled == CHUNK {
+                self.flush(false)?;
+            }
+            let n = (CHUNK - self.filled).min(data.len());
+            self.buffer[self.filled..self.filled + n].copy_from_slice(&data[..n]);
+            self.filled += n;
+            self.total += n as u64;
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    fn zeros(&mut self, mut count: usize) -> Result<(), LayerError> {
+        while count > 0 {
+            if self.filled == CHUNK {
+                self.flush(false)?;
+            }
+            let n = (CHUNK - self.filled).min(count);
+            self.buffer[self.filled..self.filled + n].fill(0);
+            self.filled += n;
+            self.total += n as u64;
+            count -= n;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, last: bool) -> Result<(), LayerError> {
+        let next = if last { Vec::new() } else { self.sink.buffer() };
+        let full = std::mem::replace(&mut self.buffer, next);
+        let len = std::mem::take(&mut self.filled);
+        self.sink.send(full, len, last)
+    }
+}
+
+/// The entry name of `path`: its bytes (paths are absolute and clean).
+pub(crate) fn entry_name(path: &Path) -> &[u8] {
+    path.as_os_str().as_bytes()
+}
