@@ -4,6 +4,7 @@
 //! as that user the way a platform would.
 
 pub mod dockerd;
+pub mod export;
 pub mod images;
 pub mod registry;
 
