@@ -2,9 +2,12 @@
 //! and the process environment (the library reads no environment itself).
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use lifecycle::cache::volume::{Owner, VolumeCache};
+use lifecycle::daemon::Daemon;
 use lifecycle::image::ImageStore;
+use lifecycle::image::daemon_store::DaemonStore;
 use lifecycle::image::layout::LayoutStore;
 use lifecycle::image::registry_store::RegistryStore;
 use lifecycle::registry::{Client, ClientConfig, Keychain, KeychainSources, TlsRoots};
@@ -48,15 +51,27 @@ pub fn registry_client(ctx: &Context) -> anyhow::Result<Client> {
     Ok(Client::new(config, keychain)?)
 }
 
-/// The store the flags select: an OCI layout with `-layout`, else a registry (the
-/// daemon store comes with `-daemon`).
-pub fn app_store(ctx: &Context) -> anyhow::Result<Box<dyn ImageStore>> {
+/// The store the flags select: an OCI layout with `-layout`, the Docker daemon with
+/// `-daemon` (layers it must fetch go under `work_dir`; `-launch-cache` keeps layer
+/// tars between exports), else a registry.
+pub fn app_store(ctx: &Context, work_dir: &Path) -> anyhow::Result<Box<dyn ImageStore>> {
     let i = &ctx.inputs;
     if i.use_layout {
         return Ok(Box::new(LayoutStore::new(&i.layout_dir)));
     }
     if i.use_daemon {
-        anyhow::bail!("the Docker daemon store is not available yet");
+        let host = ctx.process.env.get("DOCKER_HOST");
+        let daemon = Daemon::connect(Some(host).filter(|h| !h.is_empty()))?;
+        let launch_cache = if i.launch_cache_dir.is_empty() {
+            None
+        } else {
+            let owner = Owner {
+                uid: i.uid as u32,
+                gid: i.gid as u32,
+            };
+            Some(VolumeCache::open(&i.launch_cache_dir, Some(owner))?)
+        };
+        return Ok(Box::new(DaemonStore::new(daemon, work_dir, launch_cache)));
     }
     Ok(Box::new(RegistryStore::new(registry_client(ctx)?)))
 }

@@ -1,6 +1,7 @@
 //! Images: references, the image model, and the stores images are read from and written to.
 
 pub mod config;
+pub mod daemon_store;
 pub mod layout;
 pub mod model;
 pub mod oci;

@@ -26,8 +26,8 @@ pub enum Origin {
     Registry(String),
     /// An OCI layout directory.
     Layout(PathBuf),
-    /// The Docker daemon (it has the layer already).
-    Daemon,
+    /// An image in the Docker daemon, by ID (the daemon has the layer already).
+    Daemon(String),
 }
 
 /// Where the bytes of a layer are.

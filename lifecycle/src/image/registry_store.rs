@@ -78,7 +78,7 @@ impl RegistryStore {
                     self.client
                         .push_blob(repo, digest, size, None, || File::open(&path))
                 }
-                Origin::Daemon => {
+                Origin::Daemon(_) => {
                     return Err(StoreError::Unsupported(format!(
                         "layer {} is in the Docker daemon, not in a registry",
                         layer.diff_id

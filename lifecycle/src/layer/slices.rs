@@ -16,7 +16,7 @@ use platform_api::files::metadata::Slice;
 use super::error::LayerError;
 use super::gopath;
 use super::source::{LayerSource, Owner};
-use super::tarstream::{ChunkSink, TarStream, entry_name};
+use super::tarstream::{ChunkSink, TarStream};
 use super::walk::{self, Stat};
 
 /// The app directory as listed once, shared by all its slices.
@@ -58,16 +58,11 @@ impl SliceFiles {
             return Ok(());
         }
         for (path, stat) in &self.tree.parents {
-            stream.add_file(entry_name(path), path, stat, None)?;
+            stream.add_file(path, stat, None)?;
         }
         for &i in &self.files {
             let node = &self.tree.nodes[i];
-            stream.add_file(
-                entry_name(&node.path),
-                &node.path,
-                &node.stat,
-                Some(self.owner),
-            )?;
+            stream.add_file(&node.path, &node.stat, Some(self.owner))?;
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use super::error::LayerError;
 use super::gopath;
 use super::gotar::{EntryType, Header};
 use super::slices::SliceFiles;
-use super::tarstream::{ChunkSink, TarStream, entry_name};
+use super::tarstream::{ChunkSink, TarStream};
 use super::walk;
 
 /// The directory holding the launcher and the process-type links.
@@ -38,6 +38,12 @@ pub struct Owner {
 pub struct LayerSource {
     kind: Kind,
 }
+
+// The exporter writes layers concurrently.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<LayerSource>();
+};
 
 #[derive(Debug, Clone)]
 enum Kind {
@@ -106,11 +112,9 @@ impl LayerSource {
         match &self.kind {
             Kind::Dir { dir, owner } => {
                 for (path, stat) in walk::parents(dir)? {
-                    stream.add_file(entry_name(&path), &path, &stat, None)?;
+                    stream.add_file(&path, &stat, None)?;
                 }
-                walk::walk(dir, |path, stat| {
-                    stream.add_file(entry_name(path), path, stat, Some(*owner))
-                })
+                walk::walk(dir, |path, stat| stream.add_file(path, stat, Some(*owner)))
             }
             Kind::Slice(files) => files.write(stream),
             Kind::Launcher { path } => write_launcher(path, stream),

@@ -48,14 +48,13 @@ impl<'s, S: ChunkSink> TarStream<'s, S> {
         }
     }
 
-    /// Archives the file at `path` under the entry name `name` as the reference's
-    /// `AddFileToArchive` does: `stat` is its `lstat` from the walk, `owner` (when
-    /// given) replaces its uid and gid, a symlink's target is read now, a regular file's
-    /// content is copied and must still be exactly `stat.size` bytes long; sockets are
-    /// skipped.
+    /// Archives the file at `path` (absolute and clean, which is its entry name) as the
+    /// reference's `AddFileToArchive` does: `stat` is its `lstat` from the walk, `owner`
+    /// (when given) replaces its uid and gid, a symlink's target is read now, a regular
+    /// file's content is copied and must still be exactly `stat.size` bytes long;
+    /// sockets are skipped.
     pub(crate) fn add_file(
         &mut self,
-        name: &[u8],
         path: &Path,
         stat: &Stat,
         owner: Option<Owner>,
@@ -79,7 +78,7 @@ impl<'s, S: ChunkSink> TarStream<'s, S> {
         let (uid, gid) = owner.map_or((stat.uid, stat.gid), |o| (o.uid, o.gid));
         self.header(
             &Header {
-                name,
+                name: path.as_os_str().as_bytes(),
                 link: &link,
                 entry_type,
                 mode: stat.mode,
@@ -206,7 +205,72 @@ impl<'s, S: ChunkSink> TarStream<'s, S> {
     }
 }
 
-/// The entry name of `path`: its bytes (paths are absolute and clean).
-pub(crate) fn entry_name(path: &Path) -> &[u8] {
-    path.as_os_str().as_bytes()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::walk;
+
+    /// Collects chunks in memory.
+    #[derive(Default)]
+    struct Collect {
+        bytes: Vec<u8>,
+        chunks: Vec<(usize, bool)>,
+    }
+
+    impl ChunkSink for Collect {
+        fn buffer(&mut self) -> Vec<u8> {
+            vec![0xAA; CHUNK]
+        }
+
+        fn send(&mut self, buffer: Vec<u8>, len: usize, last: bool) -> Result<(), LayerError> {
+            self.bytes.extend_from_slice(&buffer[..len]);
+            self.chunks.push((len, last));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn chunks_are_cut_at_fixed_offsets() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("big");
+        let data: Vec<u8> = (0..CHUNK * 5 / 2).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let mut sink = Collect::default();
+        let mut stream = TarStream::new(&mut sink);
+        stream
+            .add_file(&path, &walk::lstat(&path).unwrap(), None)
+            .unwrap();
+        let total = stream.finish().unwrap();
+        assert_eq!(total, (512 + data.len() + 1024) as u64);
+        assert_eq!(
+            sink.chunks,
+            [
+                (CHUNK, false),
+                (CHUNK, false),
+                (total as usize - 2 * CHUNK, true)
+            ]
+        );
+        assert_eq!(&sink.bytes[512..512 + data.len()], &data[..]);
+        assert!(sink.bytes[512 + data.len()..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn a_file_of_another_size_than_listed_fails() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("f");
+        std::fs::write(&path, b"0123456789").unwrap();
+        for (listed, read) in [(5, None), (20, Some(10))] {
+            let mut sink = Collect::default();
+            let mut stream = TarStream::new(&mut sink);
+            let err = stream
+                .content(File::open(&path).unwrap(), listed, &path)
+                .unwrap_err();
+            match err {
+                LayerError::FileChanged { size, read: r, .. } => {
+                    assert_eq!((size, r), (listed, read));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 }

@@ -86,7 +86,11 @@ fn exec(ctx: &Context) -> Result<(), Failure> {
     let uid = i.uid as u32;
     let gid = i.gid as u32;
     // Everything that needs the starting user's rights comes first.
-    let store = crate::stores::app_store(ctx)
+    let work = tempfile::Builder::new()
+        .prefix("lifecycle.exporter.layer")
+        .tempdir()
+        .map_err(|e| Failure::failed_to(FAILED, "create temp directory", e))?;
+    let store = crate::stores::app_store(ctx, work.path())
         .map_err(|e| Failure::failed_to(FAILED, "initialize image store", e))?;
     let cache_registry: Box<dyn ImageStore> = Box::new(RegistryStore::new(
         crate::stores::registry_client(ctx)
@@ -95,7 +99,11 @@ fn exec(ctx: &Context) -> Result<(), Failure> {
     lifecycle::privileges::ensure_owner(
         uid,
         gid,
-        &[Path::new(&i.cache_dir), Path::new(&i.launch_cache_dir)],
+        &[
+            Path::new(&i.cache_dir),
+            Path::new(&i.launch_cache_dir),
+            work.path(),
+        ],
     )
     .map_err(|e| Failure::failed_to(FAILED, "chown volumes", e))?;
     lifecycle::privileges::run_as(uid, gid)
@@ -106,10 +114,6 @@ fn exec(ctx: &Context) -> Result<(), Failure> {
         .map_err(|e| Failure::new(e.exit_code(), e))?;
     let cache = open_cache(ctx, cache_registry.as_ref())?;
     let inputs = export_inputs(ctx, group.group).map_err(|e| Failure::new(FAILED, e))?;
-    let work = tempfile::Builder::new()
-        .prefix("lifecycle.exporter.layer")
-        .tempdir()
-        .map_err(|e| Failure::failed_to(FAILED, "create temp directory", e))?;
     let inputs = ExportInputs {
         work_dir: work.path().to_path_buf(),
         ..inputs
