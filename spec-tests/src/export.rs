@@ -50,6 +50,8 @@ pub struct Exported {
     pub build: Build,
     /// The run image, as an OCI layout.
     pub run_image: LayoutImage,
+    /// The Platform API the phases run with.
+    pub platform_api: String,
 }
 
 /// The static launcher the images get (they have no libc).
@@ -86,7 +88,11 @@ pub fn built(platform_api: &str) -> Exported {
         "cnb/run.toml",
         "[[images]]\nimage = \"example.com/run:latest\"\nmirrors = [\"mirror.example.com/run:latest\"]\n",
     );
-    let exported = Exported { build, run_image };
+    let exported = Exported {
+        build,
+        run_image,
+        platform_api: platform_api.to_string(),
+    };
     exported.analyze(&exported.run_image.identifier(), None);
     exported
 }
@@ -113,9 +119,16 @@ impl Exported {
             &uid,
             "-gid",
             &gid,
-            "-run",
-            &run_toml,
         ];
+        // -run exists from Platform API 0.12 (older ones read stack.toml).
+        let minor: u32 = self
+            .platform_api
+            .trim_start_matches("0.")
+            .parse()
+            .unwrap_or(0);
+        if minor >= 12 {
+            all.extend(["-run", run_toml.as_str()]);
+        }
         all.extend_from_slice(args);
         let mut cmd = b.phase_as_root("exporter", &all);
         cmd.envs(env.iter().copied());

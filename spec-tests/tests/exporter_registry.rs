@@ -207,3 +207,85 @@ fn a_cache_image_with_nothing_to_cache_holds_one_empty_layer() {
         )]
     );
 }
+
+#[test]
+fn every_platform_api_exports_with_its_own_history_and_env() {
+    let registry = Registry::anonymous();
+    for minor in 7..=15 {
+        let api = format!("0.{minor}");
+        let e = built(&api);
+        seed_run_image(&e, &registry);
+        let name = format!("api-{minor}:latest");
+        let sbom = e.build.path("launcher-sbom");
+        fs::create_dir_all(&sbom).unwrap();
+        fs::write(sbom.join("launcher.sbom.cdx.json"), "{}").unwrap();
+        let sbom_flag = sbom.display().to_string();
+        let mut args = vec!["-log-level", "debug"];
+        if minor >= 11 {
+            args.extend(["-launcher-sbom", sbom_flag.as_str()]);
+        }
+        let image = registry.image(&name);
+        args.push(&image);
+        let ran = e.exporter(&args, &[("SOURCE_DATE_EPOCH", "1641359105")]);
+        ran.expect_code(0);
+        if minor >= 11 {
+            ran.expect_output("Did not find SBOM lifecycle.sbom.cdx.json in /cnb/lifecycle");
+        } else {
+            ran.expect_no_output("Did not find SBOM");
+        }
+        let work = tempfile::tempdir().unwrap();
+        let layout = pull(&registry, &name, work.path());
+        let (_, _, config) = read_image(&layout);
+        let created = if minor >= 9 {
+            "2022-01-05T05:05:05Z"
+        } else {
+            "1980-01-01T00:00:01Z"
+        };
+        assert_eq!(config["created"], created, "{api}");
+        let history = config["history"].as_array().unwrap();
+        let created_by: Vec<&str> = history
+            .iter()
+            .map(|h| h["created_by"].as_str().unwrap_or(""))
+            .collect();
+        if minor >= 12 {
+            assert_eq!(
+                created_by.last(),
+                Some(&"Buildpacks Process Types"),
+                "{api}"
+            );
+        } else {
+            assert!(
+                created_by.iter().all(|c| c.is_empty()),
+                "{api}: {created_by:?}"
+            );
+        }
+        assert!(history.iter().all(|h| h["created"] == created), "{api}");
+        let env: Vec<&str> = config["config"]["Env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(
+            env.contains(&format!("CNB_PLATFORM_API={api}").as_str()),
+            "{env:?}"
+        );
+        let meta = label(&config, "io.buildpacks.lifecycle.metadata");
+        // The launcher's SBOM reaches the image's SBOM layer from -launcher-sbom.
+        if minor >= 11 {
+            let bundle = work.path().join("bundle");
+            images::unpack(&layout, &bundle);
+            let copied = bundle.join("rootfs").join(
+                e.build
+                    .path(
+                        "layers/sbom/launch/buildpacksio_lifecycle/launcher/launcher.sbom.cdx.json",
+                    )
+                    .strip_prefix("/")
+                    .unwrap(),
+            );
+            assert!(copied.exists(), "{api}: no launcher SBOM in the image");
+        }
+        let has_image_key = meta["runImage"].get("image").is_some();
+        assert_eq!(has_image_key, minor >= 12, "{api}: {meta}");
+    }
+}
