@@ -43,8 +43,7 @@ pub fn cargo_bin_dir() -> PathBuf {
 /// A world-readable copy of the binaries laid out like `/cnb/lifecycle` in a builder
 /// (the lifecycle, its phase links and the launcher), shared by every test of a process.
 pub fn lifecycle_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+    LIFECYCLE_DIR.get_or_init(|| {
         let root = tempfile::Builder::new()
             .prefix("cnb-lifecycle-")
             .tempdir()
@@ -64,14 +63,29 @@ pub fn lifecycle_dir() -> &'static Path {
                 "{} is missing: run `cargo build` before the spec tests",
                 from.display()
             );
-            fs::copy(&from, root.join(bin)).expect("copy binary");
+            // A hard link costs no space; a copy when the file systems differ.
+            if fs::hard_link(&from, root.join(bin)).is_err() {
+                fs::copy(&from, root.join(bin)).expect("copy binary");
+            }
             fs::set_permissions(root.join(bin), fs::Permissions::from_mode(0o755)).expect("chmod");
         }
         for phase in PHASES {
             symlink("lifecycle", root.join(phase)).expect("phase link");
         }
+        // SAFETY: registers a plain function without arguments; it runs once at exit.
+        let registered = unsafe { libc::atexit(remove_lifecycle_dir) };
+        assert_eq!(registered, 0, "atexit registration failed");
         root
     })
+}
+
+/// The directory [`lifecycle_dir`] made, once it exists.
+static LIFECYCLE_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+extern "C" fn remove_lifecycle_dir() {
+    if let Some(dir) = LIFECYCLE_DIR.get() {
+        let _ = fs::remove_dir_all(dir);
+    }
 }
 
 /// A platform's view of one build: layers, app, platform and builder directories in a

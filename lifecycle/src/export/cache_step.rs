@@ -175,6 +175,7 @@ pub fn export_cache(
     let maker = Maker {
         work_dir: &inputs.work_dir,
         memo,
+        upload: None,
     };
     let mut meta = CacheMetadata::default();
     for bp in &inputs.group {

@@ -103,6 +103,7 @@ pub(super) fn export_image(
     let maker = Maker {
         work_dir: &inputs.work_dir,
         memo,
+        upload: Some((store, &inputs.names)),
     };
     let tar_store = store.layer_format() == LayerFormat::Tar;
 

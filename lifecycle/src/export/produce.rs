@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use super::ExportError;
 use crate::image::oci::{Descriptor, MediaFamily, OCI_LAYER_GZIP};
-use crate::image::{Layer, LayerData};
+use crate::image::{ImageStore, Layer, LayerData};
 use crate::layer::{self, LayerOutputs, LayerSource};
 
 /// The forms a layer is wanted in.
@@ -59,6 +59,12 @@ pub struct Memo {
     hashed: Mutex<HashMap<String, Slot<String>>>,
 }
 
+impl std::fmt::Debug for Maker<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Maker").field("work_dir", &self.work_dir).finish()
+    }
+}
+
 impl std::fmt::Debug for Memo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Memo")
@@ -81,12 +87,13 @@ fn layer_error(id: &str) -> impl Fn(String) -> ExportError + '_ {
 }
 
 /// Makes layers into a scratch directory, remembering what it made.
-#[derive(Debug)]
 pub struct Maker<'a> {
     /// Scratch directory for blobs and tars.
     pub work_dir: &'a Path,
     /// Shared results.
     pub memo: &'a Memo,
+    /// The store and names new blobs may be sent to while they are made.
+    pub upload: Option<(&'a dyn ImageStore, &'a [String])>,
 }
 
 impl Maker<'_> {
@@ -134,7 +141,11 @@ impl Maker<'_> {
             tar_file: tar.clone(),
             ..LayerOutputs::default()
         };
-        let made = layer::write_layer(source, &outputs).map_err(|e| e.to_string())?;
+        let tee = match self.upload {
+            Some((store, names)) if forms.gzip => store.early_upload(names),
+            _ => None,
+        };
+        let made = layer::write_layer_teeing(source, &outputs, tee).map_err(|e| e.to_string())?;
         Ok(Produced {
             gzip: made.blob.map(|blob| Layer {
                 diff_id: made.diff_id.clone(),

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use super::config::ImageConfig;
 use super::layout::manifest_bytes;
@@ -13,7 +14,96 @@ use super::model::{Image, Layer, LayerData, Origin, Saved};
 use super::oci::{Index, Manifest, MediaFamily, is_index};
 use super::reference::{Reference, Repository};
 use super::store::{ImageStore, LayerFormat, StoreError, StoredImage};
+use crate::layer::BlobTee;
 use crate::registry::{Client, Error};
+
+/// Blob pieces waiting for the upload.
+const STREAM_QUEUE: usize = 8;
+
+/// A blob uploaded while it is made: a thread streams what [`BlobTee::write`] gets to
+/// the registry (one chunked `PATCH`, then `PUT ?digest=`). Any failure just ends the
+/// upload; saving the image pushes the blob again if it is not there.
+struct StreamUpload {
+    tx: Option<SyncSender<Option<Vec<u8>>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StreamUpload {
+    fn start(client: Arc<Client>, repo: Repository) -> Self {
+        let (tx, rx) = sync_channel(STREAM_QUEUE);
+        let thread = std::thread::spawn(move || {
+            let mut rx = Some(rx);
+            // The stream cannot be read twice: a retry fails, and save uploads instead.
+            let _ = client.upload_blob_stream(&repo, || {
+                rx.take()
+                    .map(ChannelReader::new)
+                    .ok_or_else(|| io::Error::other("the streamed blob cannot be read again"))
+            });
+        });
+        Self {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl BlobTee for StreamUpload {
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(tx) = &self.tx
+            && tx.send(Some(bytes.to_vec())).is_err()
+        {
+            self.tx = None;
+        }
+    }
+
+    fn finish(mut self: Box<Self>, digest: Option<&str>) {
+        if let Some(tx) = self.tx.take()
+            && digest.is_none()
+        {
+            // Abandoned: fail the upload rather than let it store a partial blob.
+            let _ = tx.send(None);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The reading end of a [`StreamUpload`]: `None` from the channel is an error.
+struct ChannelReader {
+    rx: Receiver<Option<Vec<u8>>>,
+    piece: Vec<u8>,
+    at: usize,
+}
+
+impl ChannelReader {
+    fn new(rx: Receiver<Option<Vec<u8>>>) -> Self {
+        Self {
+            rx,
+            piece: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.piece.len() {
+            match self.rx.recv() {
+                Ok(Some(piece)) => {
+                    self.piece = piece;
+                    self.at = 0;
+                }
+                Ok(None) => return Err(io::Error::other("the layer was abandoned")),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.piece.len() - self.at);
+        buf[..n].copy_from_slice(&self.piece[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
 
 /// Blobs pushed at the same time per image.
 const UPLOAD_JOBS: usize = 4;
@@ -22,7 +112,7 @@ const MAX_CONFIG: u64 = 64 << 20;
 
 /// A registry, reached through `client`.
 pub struct RegistryStore {
-    client: Client,
+    client: Arc<Client>,
 }
 
 impl std::fmt::Debug for RegistryStore {
@@ -42,7 +132,9 @@ fn parse_reference(name: &str) -> Result<Reference, StoreError> {
 impl RegistryStore {
     /// A store using `client`.
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client: Arc::new(client),
+        }
     }
 
     /// The client, for access checks.
@@ -199,6 +291,11 @@ impl ImageStore for RegistryStore {
 
     fn layer_format(&self) -> LayerFormat {
         LayerFormat::Gzip
+    }
+
+    fn early_upload(&self, names: &[String]) -> Option<Box<dyn BlobTee>> {
+        let repo = parse_reference(names.first()?).ok()?.repo().clone();
+        Some(Box::new(StreamUpload::start(self.client.clone(), repo)))
     }
 
     fn save(&self, image: &Image, names: &[String]) -> Result<Saved, StoreError> {

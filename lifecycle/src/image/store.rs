@@ -77,6 +77,13 @@ pub trait ImageStore: Send + Sync {
         name.to_string()
     }
 
+    /// Something to pass a new layer's blob to while it is being made, so it reaches
+    /// the store before [`ImageStore::save`] (which then finds it there). `None` when
+    /// the store gains nothing from it.
+    fn early_upload(&self, _names: &[String]) -> Option<Box<dyn crate::layer::BlobTee>> {
+        None
+    }
+
     /// The form new layers must have for [`ImageStore::save`].
     fn layer_format(&self) -> LayerFormat;
 

@@ -61,11 +61,33 @@ pub struct Blob {
     pub path: PathBuf,
 }
 
-/// Writes the layer described by `source` once: its diffID always, and the blob and
-/// tar file asked for in `outputs`. On failure nothing is left at the output paths.
+/// Writes the layer described by `source` in one pass: its diffID always, and the blob
+/// and tar file asked for in `outputs`. Both are written under temporary names in their
+/// directory and renamed when complete; on failure they are removed and the output
+/// paths are left as they were.
 pub fn write_layer(
     source: &LayerSource,
     outputs: &LayerOutputs,
+) -> Result<WrittenLayer, LayerError> {
+    write_layer_teeing(source, outputs, None)
+}
+
+/// Receives the bytes of a layer's gzip blob in order while it is written, to send
+/// them on before the layer is complete (a registry upload). Its own failures must not
+/// fail the layer: a tee that cannot keep up just stops passing bytes on.
+pub trait BlobTee: Send {
+    /// The next bytes of the blob.
+    fn write(&mut self, bytes: &[u8]);
+    /// The blob is complete and has `digest`; `None` when it was abandoned.
+    fn finish(self: Box<Self>, digest: Option<&str>);
+}
+
+/// [`write_layer`], passing the blob's bytes to `tee` as they are written (when a blob
+/// is asked for).
+pub fn write_layer_teeing(
+    source: &LayerSource,
+    outputs: &LayerOutputs,
+    tee: Option<Box<dyn BlobTee>>,
 ) -> Result<WrittenLayer, LayerError> {
     let threads = outputs.gzip.threads();
     let pool = Arc::new(Pool::new(if outputs.blob_dir.is_some() {
@@ -94,7 +116,7 @@ pub fn write_layer(
                 gzip_threads.push(scope.spawn(move || compress_chunks(&job_rx, &done_tx, level)));
             }
             let level = outputs.gzip.level();
-            assembler = Some(scope.spawn(move || assemble(done_rx, temp, level)));
+            assembler = Some(scope.spawn(move || assemble(done_rx, temp, level, tee)));
             gzip_tx = Some(job_tx);
         }
 
@@ -309,14 +331,35 @@ fn compress_chunks(
 /// last chunk.
 fn assemble(
     compressed: Receiver<Compressed>,
+    temp: (NamedTempFile, PathBuf),
+    level: u32,
+    mut tee: Option<Box<dyn BlobTee>>,
+) -> Result<Option<Blob>, LayerError> {
+    let result = assemble_into(compressed, temp, level, &mut tee);
+    if let Some(tee) = tee {
+        let digest = match &result {
+            Ok(Some(blob)) => Some(blob.digest.as_str()),
+            _ => None,
+        };
+        tee.finish(digest);
+    }
+    result
+}
+
+fn assemble_into(
+    compressed: Receiver<Compressed>,
     (mut temp, dir): (NamedTempFile, PathBuf),
     level: u32,
+    tee: &mut Option<Box<dyn BlobTee>>,
 ) -> Result<Option<Blob>, LayerError> {
     let mut sha = Sha256::new();
     let mut size = 0u64;
     let mut write = |temp: &mut NamedTempFile, bytes: &[u8]| {
         sha.update(bytes);
         size += bytes.len() as u64;
+        if let Some(tee) = tee.as_mut() {
+            tee.write(bytes);
+        }
         temp.write_all(bytes)
             .map_err(|e| LayerError::io("write", temp.path(), e))
     };

@@ -161,6 +161,8 @@ impl Client {
                 .timeout_per_write(Some(config.io_timeout))
                 .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
                 .max_idle_connections_per_host(8)
+                // Layer uploads stream hundreds of MB: fewer, larger writes and chunks.
+                .output_buffer_size(1 << 20)
                 .tls_config(
                     TlsConfig::builder()
                         .root_certs(roots.clone())

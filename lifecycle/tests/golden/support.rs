@@ -49,7 +49,8 @@ pub fn golden_binary() -> Option<&'static Path> {
                 "go build of tests/golden failed:\n{}",
                 String::from_utf8_lossy(&output.stderr)
             );
-            let binary = work.join(format!("golden-{}", std::process::id()));
+            // Renaming is atomic, even over a binary another test process is running.
+            let binary = work.join("golden");
             fs::rename(&built, &binary).unwrap();
             Some(binary)
         })
