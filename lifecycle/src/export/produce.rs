@@ -61,7 +61,9 @@ pub struct Memo {
 
 impl std::fmt::Debug for Maker<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Maker").field("work_dir", &self.work_dir).finish()
+        f.debug_struct("Maker")
+            .field("work_dir", &self.work_dir)
+            .finish()
     }
 }
 
