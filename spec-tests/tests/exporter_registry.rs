@@ -289,3 +289,63 @@ fn every_platform_api_exports_with_its_own_history_and_env() {
         assert_eq!(has_image_key, minor >= 12, "{api}: {meta}");
     }
 }
+
+#[test]
+fn new_layers_are_uploaded_while_made_and_a_failed_stream_is_uploaded_again() {
+    use spec_tests::registry::{Fault, FaultProxy, FaultRule};
+    let e = built(LATEST);
+    let registry = Registry::anonymous();
+    registry.seed(&e.run_image.path, "latest", "run:latest");
+
+    // Every new blob goes up once, streamed (PATCH), never a second time.
+    let proxy = FaultProxy::start(registry.host(), Vec::new());
+    let run_ref = format!("{}/run@{}", proxy.host(), e.run_image.digest);
+    e.analyze(&run_ref, None);
+    e.exporter(&[&format!("{}/app:latest", proxy.host())], &[])
+        .expect_code(0);
+    let seen = proxy.requests();
+    let patches = seen
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path.starts_with("/v2/app/blobs/uploads/"))
+        .count();
+    let monolithic = seen
+        .iter()
+        .filter(|r| {
+            r.method == "PUT"
+                && r.path.starts_with("/v2/app/blobs/uploads/")
+                && !r.path.contains("_state=")
+        })
+        .count();
+    // Seven new layers (two launch layers, SBOM, app, launcher, config, process types).
+    assert_eq!(patches, 7, "{seen:#?}");
+    assert_eq!(monolithic, 0, "{seen:#?}");
+
+    // A stream cut off is not retried in place: saving uploads the blob again.
+    let proxy = FaultProxy::start(
+        registry.host(),
+        vec![FaultRule {
+            method: Some("PATCH".into()),
+            path_contains: "/v2/other/blobs/uploads/".into(),
+            fault: Fault::Reset,
+            times: 2,
+        }],
+    );
+    let run_ref = format!("{}/run@{}", proxy.host(), e.run_image.digest);
+    e.analyze(&run_ref, None);
+    e.exporter(&[&format!("{}/other:latest", proxy.host())], &[])
+        .expect_code(0);
+    let reset = proxy
+        .requests()
+        .iter()
+        .filter(|r| r.fault == Some(Fault::Reset))
+        .count();
+    assert_eq!(reset, 2, "two streamed uploads were cut off");
+    // Same layers (the metadata label differs: it names the run image by host).
+    let layers = |image: &str| {
+        let manifest: Value = serde_json::from_slice(&registry.inspect_raw(image)).unwrap();
+        manifest["layers"].clone()
+    };
+    assert_eq!(layers("app:latest"), layers("other:latest"));
+    let work = tempfile::tempdir().unwrap();
+    read_image(&pull(&registry, "other:latest", work.path()));
+}
