@@ -18,7 +18,7 @@ use crate::layer::BlobTee;
 use crate::registry::{Client, Error};
 
 /// Blob pieces waiting for the upload.
-const STREAM_QUEUE: usize = 8;
+const STREAM_QUEUE: usize = 64;
 
 /// A blob uploaded while it is made: a thread streams what [`BlobTee::write`] gets to
 /// the registry (one chunked `PATCH`, then `PUT ?digest=`). Any failure just ends the
