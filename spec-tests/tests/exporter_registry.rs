@@ -349,3 +349,21 @@ fn new_layers_are_uploaded_while_made_and_a_failed_stream_is_uploaded_again() {
     let work = tempfile::tempdir().unwrap();
     read_image(&pull(&registry, "other:latest", work.path()));
 }
+
+#[test]
+fn tls_registries_need_trust_or_the_insecure_flag() {
+    let e = built(LATEST);
+    let registry = Registry::tls();
+    seed_run_image(&e, &registry);
+    let app = registry.image("app:latest");
+    e.exporter(&[&app], &[]).expect_code(62);
+    // Trusted through SSL_CERT_FILE, as Go reads it.
+    let ca = registry.ca_cert().display().to_string();
+    e.exporter(&[&app], &[("SSL_CERT_FILE", ca.as_str())])
+        .expect_code(0);
+    // Or not verified at all for a registry listed as insecure (Platform API 0.13+).
+    e.exporter(&["-insecure-registry", registry.host(), &app], &[])
+        .expect_code(0);
+    e.exporter(&[&app], &[("CNB_INSECURE_REGISTRIES", registry.host())])
+        .expect_code(0);
+}
