@@ -103,6 +103,10 @@ fn exports_a_runnable_image_to_a_layout() {
         .collect();
     assert_eq!(diff_ids.len(), 8, "{config}");
     assert_eq!(diff_ids[0], e.run_image.top_layer);
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.ref.name"], "latest",
+        "the manifest names the image too"
+    );
     let layers = manifest["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 8);
     for (layer, diff_id) in layers.iter().zip(&diff_ids).skip(1) {

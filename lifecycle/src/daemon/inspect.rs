@@ -143,7 +143,7 @@ impl ImageInspect {
             os: self.os.clone(),
             os_version: self.os_version.clone(),
             variant: self.variant.clone(),
-            config: self.config.clone(),
+            config: kept_config(&self.config),
             history: self
                 .history
                 .iter()
@@ -159,6 +159,28 @@ impl ImageInspect {
         config.rootfs.diff_ids = self.diff_ids.clone();
         config.history = config.normalized_history();
         config
+    }
+}
+
+/// The execution parameters the reference keeps from an inspected image (its
+/// `toV1Config`): command, health check, entrypoint, env, labels, on-build, user,
+/// volumes, working dir, ports, stop signal and shell; the rest (hostname, builder
+/// image, attach flags...) is dropped.
+fn kept_config(c: &ContainerConfig) -> ContainerConfig {
+    ContainerConfig {
+        cmd: c.cmd.clone(),
+        healthcheck: c.healthcheck.clone(),
+        entrypoint: c.entrypoint.clone(),
+        env: c.env.clone(),
+        labels: c.labels.clone(),
+        on_build: c.on_build.clone(),
+        user: c.user.clone(),
+        volumes: c.volumes.clone(),
+        working_dir: c.working_dir.clone(),
+        exposed_ports: c.exposed_ports.clone(),
+        stop_signal: c.stop_signal.clone(),
+        shell: c.shell.clone(),
+        ..ContainerConfig::default()
     }
 }
 

@@ -133,7 +133,7 @@ pub fn export_cache(
         CacheTarget::Volume(cache) => {
             // Unreadable metadata means no previous cache, as in the reference.
             let orig = cache.metadata().unwrap_or_else(|e| {
-                logger.warn(format!("Ignoring the previous cache metadata: {e}"));
+                logger.debug(format!("Ignoring the previous cache metadata: {e}"));
                 CacheMetadata::default()
             });
             (Sink::Volume(cache), orig)
@@ -193,14 +193,8 @@ pub fn export_cache(
         for layer in &dir.layers {
             let record = match layer.read() {
                 Ok(record) if record.content.types.cache => record,
-                Ok(_) => continue,
-                Err(e) => {
-                    logger.warn(format!(
-                        "Failed to cache layer '{}' because of error reading metadata: {e}",
-                        layer.identifier
-                    ));
-                    continue;
-                }
+                // Malformed metadata fails the image export, not here (as the reference).
+                Ok(_) | Err(_) => continue,
             };
             if !layer.has_contents() {
                 logger.warn(format!(

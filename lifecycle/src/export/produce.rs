@@ -57,6 +57,8 @@ type Slot<T> = Arc<OnceLock<Result<T, String>>>;
 pub struct Memo {
     produced: Mutex<HashMap<String, Slot<Produced>>>,
     hashed: Mutex<HashMap<String, Slot<String>>>,
+    /// Numbers the tar files, so no two layers share one.
+    files: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Maker<'_> {
@@ -132,7 +134,11 @@ impl Maker<'_> {
     }
 
     fn make(&self, id: &str, source: &LayerSource, forms: Forms) -> Result<Produced, String> {
-        let stem = id.replace(['/', ':'], "_");
+        let n = self
+            .memo
+            .files
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let stem = format!("{n}-{}", id.replace('/', "_"));
         let tar = forms.tar.then(|| self.work_dir.join(format!("{stem}.tar")));
         let blob_dir = self.work_dir.join("blobs");
         if forms.gzip {

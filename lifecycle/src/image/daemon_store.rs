@@ -49,6 +49,11 @@ fn repo_tag(name: &str) -> Option<String> {
     })
 }
 
+/// An image ID without its `sha256:` prefix.
+fn bare_id(id: &str) -> &str {
+    id.strip_prefix("sha256:").unwrap_or(id)
+}
+
 /// Length of the longest prefix of `ids` that is also a prefix of one of `chains`.
 fn shared_prefix(ids: &[String], chains: &[Vec<String>]) -> usize {
     chains
@@ -225,7 +230,8 @@ impl ImageStore for DaemonStore {
             .push(config.rootfs.diff_ids.clone());
         Ok(Some(StoredImage {
             image: Image::new(MediaFamily::Docker, config, layers),
-            identifier: inspect.id,
+            // The reference records daemon images by the bare hex of their ID.
+            identifier: bare_id(&inspect.id).to_string(),
         }))
     }
 
@@ -234,14 +240,23 @@ impl ImageStore for DaemonStore {
     }
 
     fn save(&self, image: &Image, names: &[String]) -> Result<Saved, StoreError> {
-        let repo_tags = names.iter().filter_map(|n| repo_tag(n)).collect();
+        let mut saved = Saved::default();
+        let mut repo_tags = Vec::new();
+        for name in names {
+            match repo_tag(name) {
+                Some(tag) => {
+                    repo_tags.push(tag);
+                    saved.saved.push(name.clone());
+                }
+                None => saved
+                    .failed
+                    .push((name.clone(), format!("cannot tag an image as {name}"))),
+            }
+        }
         let id = self.load(image, repo_tags)?;
         self.fill_launch_cache(image)?;
-        Ok(Saved {
-            saved: names.to_vec(),
-            image_id: Some(id),
-            ..Saved::default()
-        })
+        saved.image_id = Some(bare_id(&id).to_string());
+        Ok(saved)
     }
 }
 

@@ -128,8 +128,10 @@ impl ImageStore for LayoutStore {
             })
             .collect();
         let family = MediaFamily::of_manifest(manifest.media_type.as_deref());
+        let mut image = Image::new(family, config, layers);
+        image.annotations = manifest.annotations.clone();
         Ok(Some(StoredImage {
-            image: Image::new(family, config, layers),
+            image,
             identifier: format!("{}@{}", dir.display(), desc.digest),
         }))
     }
@@ -144,7 +146,19 @@ impl ImageStore for LayoutStore {
     }
 
     fn save(&self, image: &Image, names: &[String]) -> Result<Saved, StoreError> {
-        let (config, manifest) = manifest_bytes(image)?;
+        // The image is named in its manifest too, as the reference annotates it.
+        let ref_name = match names.first() {
+            Some(name) if !name.starts_with('/') => Reference::parse(name)
+                .map(|r| r.identifier().to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let extra: Vec<(&str, &str)> = if ref_name.is_empty() {
+            Vec::new()
+        } else {
+            vec![(REF_NAME, ref_name.as_str())]
+        };
+        let (config, manifest) = manifest_bytes(image, &extra)?;
         let mut saved = Saved {
             digest: Some(sha256_digest(&manifest)),
             manifest_size: Some(manifest.len() as u64),
@@ -160,8 +174,12 @@ impl ImageStore for LayoutStore {
     }
 }
 
-/// The config and manifest bytes of `image`; every layer must have a blob descriptor.
-pub fn manifest_bytes(image: &Image) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+/// The config and manifest bytes of `image` with `extra` annotations; every layer must
+/// have a blob descriptor.
+pub fn manifest_bytes(
+    image: &Image,
+    extra: &[(&str, &str)],
+) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
     let config = image.config.to_bytes();
     let layers = image
         .layers
@@ -181,7 +199,12 @@ pub fn manifest_bytes(image: &Image) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
             config.len() as u64,
         ),
         layers,
-        annotations: Default::default(),
+        annotations: image
+            .annotations
+            .clone()
+            .into_iter()
+            .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect(),
         other: Default::default(),
     };
     let manifest = serde_json::to_vec(&manifest).expect("manifest serializes");

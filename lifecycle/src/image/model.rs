@@ -61,6 +61,8 @@ pub struct Image {
     pub config: ImageConfig,
     /// The layers, bottom first.
     pub layers: Vec<Layer>,
+    /// Manifest annotations (kept from the base image, as the reference keeps them).
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// The time the reference stamps on images and layers: 1980-01-01T00:00:01Z.
@@ -75,6 +77,7 @@ impl Image {
             family,
             config,
             layers,
+            annotations: Default::default(),
         }
     }
 

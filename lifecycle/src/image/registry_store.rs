@@ -283,8 +283,10 @@ impl ImageStore for RegistryStore {
             })
             .collect();
         let family = MediaFamily::of_manifest(Some(found.media_type.as_str()));
+        let mut image = Image::new(family, config, layers);
+        image.annotations = manifest.annotations.clone();
         Ok(Some(StoredImage {
-            image: Image::new(family, config, layers),
+            image,
             identifier: format!("{repo_name}@{}", found.digest),
         }))
     }
@@ -299,7 +301,7 @@ impl ImageStore for RegistryStore {
     }
 
     fn save(&self, image: &Image, names: &[String]) -> Result<Saved, StoreError> {
-        let (config, manifest) = manifest_bytes(image)?;
+        let (config, manifest) = manifest_bytes(image, &[])?;
         let mut saved = Saved {
             digest: Some(super::model::sha256_digest(&manifest)),
             manifest_size: Some(manifest.len() as u64),
