@@ -8,7 +8,7 @@ use platform_api::files::stack::Stack;
 use platform_api::labels::{BuildpackLayersMetadata, LayerMetadata, LayersMetadata};
 
 use super::produce::{Forms, Maker, Memo, Produced};
-use super::{ExportError, ExportInputs, config, save, sbom};
+use super::{ExportError, ExportInputs, config, extensions, save, sbom};
 use crate::image::{History, Image, ImageStore, LayerFormat, NORMALIZED_TIME, StoredImage};
 use crate::layer::{self, LayerSource, Owner};
 use crate::layers_dir::BuildpackLayersDir;
@@ -112,7 +112,21 @@ pub(super) fn export_image(
         run.image.config.clone(),
         run.image.layers.clone(),
     );
-    let mut jobs = Vec::new();
+    if let Some(extended) = &inputs.extended_config {
+        image.config.config = extended.clone();
+    }
+    // The layers extensions added to the run image, right above it.
+    let mut jobs: Vec<Job> = extensions::layers(inputs)?
+        .into_iter()
+        .map(|layer| Job {
+            source: LayerSource::tarball(&layer.blob),
+            id: layer.id,
+            created_by: layer.created_by,
+            previous: Vec::new(),
+            cached: false,
+        })
+        .collect();
+    let extensions_end = jobs.len();
     // Metadata-only layers are placed by index into the job list once jobs are done.
     let mut reused_by_sha = Vec::new();
 
@@ -273,6 +287,8 @@ pub(super) fn export_image(
             )?;
         }
         let in_app = (app_start..app_end).contains(&index);
+        // Extension layers (always new) are added silently and recorded nowhere.
+        let extension = index < extensions_end;
         let diff_id = match outcome {
             Outcome::Reused(diff_id) => {
                 if in_app {
@@ -289,7 +305,7 @@ pub(super) fn export_image(
                 diff_id.clone()
             }
             Outcome::Added(produced) => {
-                if !in_app {
+                if !in_app && !extension {
                     logger.info(format!("Adding layer '{}'\n", job.id));
                 }
                 let layer = produced
@@ -299,6 +315,9 @@ pub(super) fn export_image(
                 produced.diff_id.clone()
             }
         };
+        if extension {
+            continue;
+        }
         logger.debug(format!("Layer '{}' SHA: {diff_id}\n", job.id));
         record_sha(&mut meta, job, &diff_id, in_app);
     }

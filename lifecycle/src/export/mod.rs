@@ -10,6 +10,7 @@
 mod cache_step;
 mod config;
 mod error;
+pub mod extensions;
 mod layers;
 mod produce;
 mod save;
@@ -28,7 +29,7 @@ use platform_api::labels::LauncherMetadata;
 pub use cache_step::{CacheTarget, export_cache};
 pub use error::ExportError;
 
-use crate::image::ImageStore;
+use crate::image::{ContainerConfig, ImageStore};
 use crate::log::Logger;
 
 /// Everything the exporter works from, resolved by the caller.
@@ -70,6 +71,12 @@ pub struct ExportInputs {
     pub launcher_metadata: LauncherMetadata,
     /// A scratch directory for layer files (removed by the caller).
     pub work_dir: PathBuf,
+    /// `-extended` on Platform API 0.12+ (`None` otherwise): the layers extensions added
+    /// to the run image are taken from the layout in its `run/` directory.
+    pub extended_dir: Option<PathBuf>,
+    /// The extended run image's config ([`extensions::ExtendedRunImage`]), replacing the
+    /// run image's when analyzed.toml says the run image was extended.
+    pub extended_config: Option<ContainerConfig>,
 }
 
 /// Exports the app image into `store` and returns the report; when a cache is given,

@@ -223,12 +223,12 @@ fn finish_block(block: &mut [u8; BLOCK]) {
 }
 
 /// Go's `isASCII`: every byte is 1..=0x7F.
-fn is_ascii(s: &[u8]) -> bool {
+pub(crate) fn is_ascii(s: &[u8]) -> bool {
     s.iter().all(|&c| c != 0 && c < 0x80)
 }
 
 /// Go's `toASCII`: drops NULs and every byte of a non-ASCII character.
-fn to_ascii(s: &[u8]) -> Vec<u8> {
+pub(crate) fn to_ascii(s: &[u8]) -> Vec<u8> {
     s.iter().copied().filter(|&c| c != 0 && c < 0x80).collect()
 }
 
@@ -239,7 +239,7 @@ fn fits_octal(width: usize, value: u64) -> bool {
 
 /// Go's `formatString`: copies (truncating), NUL-terminates when shorter, and when a
 /// truncated name ends in slashes, ends it before them.
-fn format_string(field: &mut [u8], s: &[u8]) {
+pub(crate) fn format_string(field: &mut [u8], s: &[u8]) {
     let n = s.len().min(field.len());
     field[..n].copy_from_slice(&s[..n]);
     if s.len() < field.len() {
@@ -255,7 +255,7 @@ fn format_string(field: &mut [u8], s: &[u8]) {
 }
 
 /// Go's `formatOctal`: zero-padded octal and a NUL (zero when it does not fit).
-fn format_octal(field: &mut [u8], value: u64) {
+pub(crate) fn format_octal(field: &mut [u8], value: u64) {
     let value = if fits_octal(field.len(), value) {
         value
     } else {
@@ -273,7 +273,7 @@ fn format_octal(field: &mut [u8], value: u64) {
 
 /// Go's `splitUSTARPath`: a name longer than 100 bytes split at a slash into a prefix of
 /// at most 155 bytes and a name of at most 100.
-fn split_ustar_path(name: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn split_ustar_path(name: &[u8]) -> Option<(&[u8], &[u8])> {
     let mut length = name.len();
     if length <= 100 || !is_ascii(name) {
         return None;

@@ -3,7 +3,8 @@
 //! in one pass that hashes the tar, compresses it on every core and writes the blob.
 //!
 //! Describe a layer with a [`LayerSource`] (a directory, the app slices from
-//! [`app_slices`], the launcher, the process-type links), then either get its diffID
+//! [`app_slices`], the launcher, the process-type links, an existing layer tarball
+//! normalized as the reference normalizes extension layers), then either get its diffID
 //! alone with [`diff_id`] or write it with [`write_layer`] into a blob directory and/or
 //! an uncompressed tar file.
 //!
@@ -21,6 +22,7 @@ mod gzip;
 mod pipeline;
 mod slices;
 mod source;
+mod tarball;
 mod tarstream;
 mod walk;
 

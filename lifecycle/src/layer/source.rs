@@ -11,6 +11,7 @@ use super::error::LayerError;
 use super::gopath;
 use super::gotar::{EntryType, Header};
 use super::slices::SliceFiles;
+use super::tarball;
 use super::tarstream::{ChunkSink, TarStream};
 use super::walk;
 
@@ -51,6 +52,7 @@ enum Kind {
     Slice(SliceFiles),
     Launcher { path: PathBuf },
     ProcessTypes { types: Vec<String> },
+    Tarball { path: PathBuf },
 }
 
 impl LayerSource {
@@ -97,6 +99,19 @@ impl LayerSource {
         })
     }
 
+    /// An existing layer tarball, gzip-compressed or plain (an extension layer): its
+    /// entries as they are, except that every modification time becomes
+    /// 1980-01-01T00:00:01Z and user and group names are emptied, Go's `archive/tar`
+    /// reading and writing them as the reference's `TarLayer` does (owners, access and
+    /// change times, extended attributes and the entries' header formats are kept).
+    pub fn tarball(path: &Path) -> LayerSource {
+        LayerSource {
+            kind: Kind::Tarball {
+                path: path.to_path_buf(),
+            },
+        }
+    }
+
     /// An app slice (see [`super::app_slices`]).
     pub(crate) fn slice(files: SliceFiles) -> LayerSource {
         LayerSource {
@@ -118,6 +133,7 @@ impl LayerSource {
             }
             Kind::Slice(files) => files.write(stream),
             Kind::Launcher { path } => write_launcher(path, stream),
+            Kind::Tarball { path } => tarball::copy(path, stream),
             Kind::ProcessTypes { types } => {
                 root_dir(CNB_DIR, stream)?;
                 root_dir(PROCESS_DIR, stream)?;

@@ -161,6 +161,37 @@ impl<'s, S: ChunkSink> TarStream<'s, S> {
         self.zeros(gotar::padding(size))
     }
 
+    /// Copies exactly `size` bytes of `reader` (the data of an entry of another archive)
+    /// straight into the chunks, then the padding; `path` names the archive in errors,
+    /// and a reader ending first fails with Go's `unexpected EOF`.
+    pub(crate) fn copy_exact<R: Read>(
+        &mut self,
+        reader: &mut R,
+        size: u64,
+        path: &Path,
+    ) -> Result<(), LayerError> {
+        let mut remaining = size;
+        while remaining > 0 {
+            if self.filled == CHUNK {
+                self.flush(false)?;
+            }
+            let room = (CHUNK - self.filled).min(usize::try_from(remaining).unwrap_or(usize::MAX));
+            let n = match reader.read(&mut self.buffer[self.filled..self.filled + room]) {
+                Ok(0) => {
+                    let eof = std::io::Error::new(ErrorKind::UnexpectedEof, "unexpected EOF");
+                    return Err(LayerError::io("read", path, eof));
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(LayerError::io("read", path, e)),
+            };
+            self.filled += n;
+            self.total += n as u64;
+            remaining -= n as u64;
+        }
+        self.zeros(gotar::padding(size))
+    }
+
     /// Ends the archive (two zero blocks) and sends the last chunk; the length of the
     /// whole stream.
     pub(crate) fn finish(mut self) -> Result<u64, LayerError> {
@@ -169,7 +200,8 @@ impl<'s, S: ChunkSink> TarStream<'s, S> {
         Ok(self.total)
     }
 
-    fn write(&mut self, mut data: &[u8]) -> Result<(), LayerError> {
+    /// Writes bytes already encoded (headers made elsewhere).
+    pub(crate) fn write(&mut self, mut data: &[u8]) -> Result<(), LayerError> {
         while !data.is_empty() {
             if self.filled == CHUNK {
                 self.flush(false)?;

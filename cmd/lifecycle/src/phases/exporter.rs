@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::anyhow;
 use buildpack_api::api::ApiVersion;
 use lifecycle::cache::volume::{Owner, VolumeCache};
+use lifecycle::export::extensions::{self, ExtendedRunImage};
 use lifecycle::export::{self, CacheTarget, ExportInputs};
-use lifecycle::image::ImageStore;
 use lifecycle::image::reference::Reference;
 use lifecycle::image::registry_store::RegistryStore;
+use lifecycle::image::{ContainerConfig, ImageStore};
 use platform_api::exit::{EXPORT_ERROR, FAILED, INVALID_ARGS};
+use platform_api::experimental::{ExperimentalDisabled, FEATURE_DOCKERFILES, Guard};
 use platform_api::files::analyzed::Analyzed;
 use platform_api::files::group;
 use platform_api::files::project_metadata::ProjectMetadata;
@@ -113,9 +115,13 @@ fn exec(ctx: &Context) -> Result<(), Failure> {
     lifecycle::build::verify_buildpack_apis(&group, ctx.deprecation_mode(), &ctx.logger)
         .map_err(|e| Failure::new(e.exit_code(), e))?;
     let cache = open_cache(ctx, cache_registry.as_ref())?;
+    guard_extended_layers(ctx)?;
     let inputs = export_inputs(ctx, group.group).map_err(|e| Failure::new(FAILED, e))?;
+    let extended_config = extended_config(ctx, &inputs.analyzed)
+        .map_err(|e| Failure::failed_to(FAILED, "get extended image config", e))?;
     let inputs = ExportInputs {
         work_dir: work.path().to_path_buf(),
+        extended_config,
         ..inputs
     };
     let report = export::run(
@@ -129,6 +135,51 @@ fn exec(ctx: &Context) -> Result<(), Failure> {
     report
         .write(Path::new(&i.report_path))
         .map_err(|e| Failure::failed_to(EXPORT_ERROR, "write export report", e))
+}
+
+/// Extension layers are experimental below Platform API 0.13: allowed, warned about or
+/// refused per `CNB_EXPERIMENTAL_MODE`.
+fn guard_extended_layers(ctx: &Context) -> Result<(), Failure> {
+    let i = &ctx.inputs;
+    if i.extended_dir.is_empty()
+        || i.platform_api >= ApiVersion::new(0, 13)
+        || !extensions::has_extended_layers(Path::new(&i.extended_dir))
+    {
+        return Ok(());
+    }
+    match i.experimental_mode.guard(FEATURE_DOCKERFILES) {
+        Guard::Allow => Ok(()),
+        Guard::Warn(msg) => {
+            ctx.logger.warn(msg);
+            Ok(())
+        }
+        Guard::Deny(msg) => {
+            ctx.logger.error(msg);
+            Err(Failure::new(FAILED, ExperimentalDisabled))
+        }
+    }
+}
+
+/// The extended run image's config, when the run image was extended (Platform API
+/// 0.12+, not in layout mode).
+fn extended_config(ctx: &Context, analyzed: &Analyzed) -> anyhow::Result<Option<ContainerConfig>> {
+    let i = &ctx.inputs;
+    if i.platform_api < ApiVersion::new(0, 12) || i.use_layout {
+        return Ok(None);
+    }
+    let run_image = analyzed
+        .run_image
+        .as_ref()
+        .ok_or_else(|| anyhow!("missing analyzed run image"))?;
+    if !run_image.extend {
+        return Ok(None);
+    }
+    let image = ExtendedRunImage::read(Path::new(&i.extended_dir))?
+        .ok_or_else(|| anyhow!("missing extended run image"))?;
+    if !i.use_daemon {
+        ctx.logger.debug("Using config from extensions...");
+    }
+    Ok(Some(image.config.config))
 }
 
 fn open_cache<'a>(
@@ -231,5 +282,8 @@ fn export_inputs(
             },
         },
         work_dir: PathBuf::new(),
+        extended_dir: (i.platform_api >= ApiVersion::new(0, 12) && !i.extended_dir.is_empty())
+            .then(|| PathBuf::from(&i.extended_dir)),
+        extended_config: None,
     })
 }
