@@ -136,7 +136,7 @@ fn open_needs_an_existing_directory() {
     let missing = fixture.dir.join("missing");
     let err = VolumeCache::open(&missing, None).unwrap_err();
     assert!(
-        matches!(&err, VolumeCacheError::Io { source, .. } if source.kind() == ErrorKind::NotFound),
+        matches!(&err, VolumeCacheError::Io { cause, .. } if cause.kind() == ErrorKind::NotFound),
         "{err:?}"
     );
     let file = fixture.dir.join("file");
@@ -545,7 +545,7 @@ fn a_layer_read_from_a_stream_must_match_its_diff_id() {
         .add_layer_from_reader(&mut Failing, &claimed)
         .unwrap_err();
     assert!(
-        matches!(&err, VolumeCacheError::Io { source, .. } if source.to_string() == "daemon went away"),
+        matches!(&err, VolumeCacheError::Io { cause, .. } if cause.to_string() == "daemon went away"),
         "{err:?}"
     );
     assert!(!err.is_read_error());

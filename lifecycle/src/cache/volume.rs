@@ -106,14 +106,14 @@ pub enum VolumeCacheError {
     #[error("marshalling metadata: {0}")]
     EncodeMetadata(LabelError),
     /// A file system operation failed.
-    #[error("{action} '{}': {}", path.display(), goerr::text(source))]
+    #[error("{action} '{}': {}", path.display(), goerr::text(cause))]
     Io {
         /// What was being done (`committing cache`).
         action: &'static str,
         /// The file or directory it was done to.
         path: PathBuf,
         /// The OS error.
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
@@ -133,10 +133,10 @@ impl VolumeCacheError {
 /// Builds an [`VolumeCacheError::Io`] mapper for `action` on `path`.
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> VolumeCacheError {
     let path = path.to_path_buf();
-    move |source| VolumeCacheError::Io {
+    move |cause| VolumeCacheError::Io {
         action,
         path,
-        source,
+        cause,
     }
 }
 
@@ -170,7 +170,7 @@ impl VolumeCache {
             return Err(VolumeCacheError::Io {
                 action: "opening cache directory",
                 path: dir,
-                source: io::Error::from(ErrorKind::NotADirectory),
+                cause: io::Error::from(ErrorKind::NotADirectory),
             });
         }
         let cache = VolumeCache {

@@ -2,23 +2,23 @@
 
 use std::path::{Path, PathBuf};
 
-use platform_api::exit::{EXPORT_ERROR, ExitCode};
+use platform_api::exit::{EXPORT_ERROR, ExitCode, FAILED};
 
 use crate::image::StoreError;
 
-/// Why an export failed. Every variant exits with the export error code (62), as the
-/// reference reports failures inside its exporter.
+/// Why an export failed. Most exit with the export error code (62), as the reference
+/// reports failures inside its exporter; see [`ExportError::exit_code`].
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     /// A file could not be read or written.
-    #[error("{action} {}: {source}", path.display())]
+    #[error("{action} {}: {cause}", path.display())]
     Io {
         /// What was being done.
         action: &'static str,
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A platform or buildpack file is malformed.
     #[error("{context}: {message}")]
@@ -60,12 +60,21 @@ pub enum ExportError {
     #[error("creating layer 'buildpacksio/lifecycle:process-types': invalid process type '{0}'")]
     InvalidProcessType(String),
     /// The run image (or another image) could not be read.
-    #[error("{context}: {source}")]
+    #[error("{context}: {cause}")]
     Store {
         /// What was being done.
         context: String,
         /// The cause.
-        source: StoreError,
+        cause: StoreError,
+    },
+    /// The run image or the previous image could not be read (exit 1, as the
+    /// reference fails before its exporter starts).
+    #[error("{context}: {cause}")]
+    ImageAccess {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        cause: StoreError,
     },
     /// An image named in analyzed.toml is not in the store.
     #[error("{0}")]
@@ -81,7 +90,7 @@ impl ExportError {
         Self::Io {
             action,
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     }
 
@@ -89,12 +98,23 @@ impl ExportError {
     pub fn store(context: impl Into<String>, source: StoreError) -> Self {
         Self::Store {
             context: context.into(),
-            source,
+            cause: source,
         }
     }
 
-    /// The exit code.
+    /// An image access error with context.
+    pub fn access(context: impl Into<String>, source: StoreError) -> Self {
+        Self::ImageAccess {
+            context: context.into(),
+            cause: source,
+        }
+    }
+
+    /// The exit code: 1 when an image could not be read, else the export error code.
     pub fn exit_code(&self) -> ExitCode {
-        EXPORT_ERROR
+        match self {
+            Self::ImageAccess { .. } => FAILED,
+            _ => EXPORT_ERROR,
+        }
     }
 }

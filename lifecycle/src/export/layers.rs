@@ -62,12 +62,9 @@ pub(super) fn export_image(
     let run = read_required(store, run_ref, "run image")?;
     let previous = match inputs.analyzed.previous_image_ref() {
         "" => None,
-        name => {
-            logger.info(format!("Reusing layers from image '{name}'"));
-            store
-                .read(name)
-                .map_err(|e| ExportError::store("reading previous image", e))?
-        }
+        name => store
+            .read(name)
+            .map_err(|e| ExportError::access("create new app image", e))?,
     };
     let orig = &inputs.analyzed.metadata;
 
@@ -320,6 +317,9 @@ pub(super) fn export_image(
         }
         logger.debug(format!("Layer '{}' SHA: {diff_id}\n", job.id));
         record_sha(&mut meta, job, &diff_id, in_app);
+        if index + 1 == app_end {
+            log_app_summary(app_reused, app_end - app_start, logger);
+        }
     }
     for (_, id, sha, created_by) in reused_iter {
         reuse_by_sha(
@@ -330,16 +330,6 @@ pub(super) fn export_image(
             &created_by,
             logger,
         )?;
-    }
-    let app_layers = app_end - app_start;
-    if app_reused > 0 {
-        logger.info(format!("Reused {app_reused}/{app_layers} app layer(s)\n"));
-    }
-    if app_layers - app_reused != 0 {
-        logger.info(format!(
-            "Added {}/{app_layers} app layer(s)\n",
-            app_layers - app_reused
-        ));
     }
 
     config::set_labels(&mut image.config.config, inputs, &meta, &build, logger)?;
@@ -359,6 +349,17 @@ pub(super) fn export_image(
     Ok(report)
 }
 
+/// How many app layers were reused and added, right after the app layers (as the
+/// reference logs it, before the launcher layers).
+fn log_app_summary(reused: usize, total: usize, logger: &Logger) {
+    if reused > 0 {
+        logger.info(format!("Reused {reused}/{total} app layer(s)\n"));
+    }
+    if total - reused != 0 {
+        logger.info(format!("Added {}/{total} app layer(s)\n", total - reused));
+    }
+}
+
 fn read_required(
     store: &dyn ImageStore,
     name: &str,
@@ -366,7 +367,7 @@ fn read_required(
 ) -> Result<StoredImage, ExportError> {
     store
         .read(name)
-        .map_err(|e| ExportError::store(format!("get {what}"), e))?
+        .map_err(|e| ExportError::access(format!("get {what}"), e))?
         .ok_or_else(|| ExportError::MissingImage(format!("{what} '{name}' not found")))
 }
 
@@ -402,7 +403,8 @@ fn record_sha(meta: &mut LayersMetadata, job: &Job, diff_id: &str, in_app: bool)
         LAUNCH_SBOM_ID => meta.sbom = Some(sha),
         _ if in_app => meta.app.push(sha),
         id => {
-            let (bp, name) = id.rsplit_once(':').expect("buildpack layer identifier");
+            // Buildpack IDs have no ':', layer names may.
+            let (bp, name) = id.split_once(':').expect("buildpack layer identifier");
             if let Some(layer) = meta
                 .buildpacks
                 .iter_mut()

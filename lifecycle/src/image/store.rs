@@ -28,14 +28,14 @@ pub struct StoredImage {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A file could not be read or written.
-    #[error("{action} {}: {source}", path.display())]
+    #[error("{action} {}: {cause}", path.display())]
     Io {
         /// What was being done.
         action: &'static str,
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// An image reference could not be parsed.
     #[error("{0}")]
@@ -47,10 +47,10 @@ pub enum StoreError {
     #[error("{0}")]
     Unsupported(String),
     /// The registry failed.
-    #[error(transparent)]
+    #[error("{0}")]
     Registry(Box<dyn std::error::Error + Send + Sync>),
     /// The Docker daemon failed.
-    #[error(transparent)]
+    #[error("{0}")]
     Daemon(Box<dyn std::error::Error + Send + Sync>),
 }
 
@@ -60,7 +60,7 @@ impl StoreError {
         Self::Io {
             action,
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 }

@@ -9,6 +9,7 @@ use buildpack_api::api::ApiVersion;
 use lifecycle::cache::volume::{Owner, VolumeCache};
 use lifecycle::export::extensions::{self, ExtendedRunImage};
 use lifecycle::export::{self, CacheTarget, ExportInputs};
+use lifecycle::image::layout::LayoutStore;
 use lifecycle::image::reference::Reference;
 use lifecycle::image::registry_store::RegistryStore;
 use lifecycle::image::{ContainerConfig, ImageStore};
@@ -44,6 +45,9 @@ fn validate(ctx: &Context) -> Result<(), Failure> {
     let analyzed = read_analyzed(ctx).map_err(invalid)?;
     if analyzed.run_image_ref().is_empty() {
         return Err(invalid(anyhow!("run image not found in analyzed metadata")));
+    }
+    if !i.cache_image_ref.is_empty() {
+        Reference::parse(&i.cache_image_ref).map_err(|e| invalid(e.into()))?;
     }
     let names = names(ctx);
     let mut registries = Vec::new();
@@ -124,6 +128,7 @@ fn exec(ctx: &Context) -> Result<(), Failure> {
         extended_config,
         ..inputs
     };
+    log_previous_image(ctx, inputs.analyzed.previous_image_ref());
     let report = export::run(
         &inputs,
         store.as_ref(),
@@ -135,6 +140,28 @@ fn exec(ctx: &Context) -> Result<(), Failure> {
     report
         .write(Path::new(&i.report_path))
         .map_err(|e| Failure::failed_to(EXPORT_ERROR, "write export report", e))
+}
+
+/// Says which image layers are reused from, in each store's words (as the reference
+/// does when it opens the app image).
+fn log_previous_image(ctx: &Context, previous: &str) {
+    let i = &ctx.inputs;
+    if i.use_layout {
+        let path = previous.split_once('@').map_or(previous, |(p, _)| p);
+        if !previous.is_empty() {
+            ctx.logger
+                .info(format!("Reusing layers from image '{path}'"));
+        }
+        let app = LayoutStore::new(&i.layout_dir).display_name(&i.output_image_ref);
+        ctx.logger.info(format!("Using app image: {app}\n"));
+    } else if previous.is_empty() {
+    } else if i.use_daemon {
+        ctx.logger
+            .debug(format!("Reusing layers from image with id '{previous}'"));
+    } else {
+        ctx.logger
+            .info(format!("Reusing layers from image '{previous}'"));
+    }
 }
 
 /// Extension layers are experimental below Platform API 0.13: allowed, warned about or
@@ -188,6 +215,11 @@ fn open_cache<'a>(
 ) -> Result<Option<CacheTarget<'a>>, Failure> {
     let i = &ctx.inputs;
     if !i.cache_image_ref.is_empty() {
+        // A cache image that cannot be read (other than absent) fails now, as in the
+        // reference, not as a warning after the export.
+        registry
+            .read(&i.cache_image_ref)
+            .map_err(|e| Failure::failed_to(FAILED, "create image cache", e))?;
         return Ok(Some(CacheTarget::Image {
             store: registry,
             name: i.cache_image_ref.clone(),
