@@ -371,3 +371,26 @@ fn tls_registries_need_trust_or_the_insecure_flag() {
     e.exporter(&[&app], &[("CNB_INSECURE_REGISTRIES", registry.host())])
         .expect_code(0);
 }
+
+#[test]
+fn a_cache_image_with_missing_blobs_is_ignored() {
+    let e = built(LATEST);
+    let registry = Registry::anonymous();
+    seed_run_image(&e, &registry);
+    let cache = registry.image("cache:latest");
+    let app = registry.image("app:latest");
+    e.exporter(&["-cache-image", &cache, &app], &[])
+        .expect_code(0);
+    let manifest: Value = serde_json::from_slice(&registry.inspect_raw("cache:latest")).unwrap();
+    for layer in manifest["layers"].as_array().unwrap() {
+        fs::remove_file(registry.blob_path(layer["digest"].as_str().unwrap())).unwrap();
+    }
+    e.exporter(&["-cache-image", &cache, &app], &[])
+        .expect_code(0)
+        .expect_output(&format!(
+            "Ignoring cache image \"{cache}\" because it was corrupt"
+        ))
+        .expect_output("Adding cache layer 'test/maker:cache-layer'");
+    let work = tempfile::tempdir().unwrap();
+    read_image(&pull(&registry, "cache:latest", work.path()));
+}

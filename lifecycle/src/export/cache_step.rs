@@ -139,11 +139,19 @@ pub fn export_cache(
             (Sink::Volume(cache), orig)
         }
         CacheTarget::Image { store, name } => {
-            let previous = store
+            let mut previous = store
                 .read(&name)
                 .map_err(|e| ExportError::store("reading previous cache image", e))?;
-            if previous.is_none() {
-                logger.info("Layer cache not found");
+            match &previous {
+                None => logger.info("Layer cache not found"),
+                // A cache image with missing blobs cannot lend them: start afresh.
+                Some(p) if !store.layers_present(p).unwrap_or(false) => {
+                    logger.info(format!(
+                        "Ignoring cache image {name:?} because it was corrupt"
+                    ));
+                    previous = None;
+                }
+                Some(_) => {}
             }
             let orig = previous
                 .as_ref()

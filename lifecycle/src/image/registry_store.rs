@@ -295,6 +295,27 @@ impl ImageStore for RegistryStore {
         LayerFormat::Gzip
     }
 
+    fn layers_present(&self, image: &StoredImage) -> Result<bool, StoreError> {
+        for layer in &image.image.layers {
+            let (LayerData::Stored(origin), Some(blob)) = (&layer.data, &layer.blob) else {
+                continue;
+            };
+            let Origin::Registry(repo) = origin.as_ref() else {
+                continue;
+            };
+            let repo = parse_reference(repo)?.repo().clone();
+            if self
+                .client
+                .blob_exists(&repo, &blob.digest)
+                .map_err(registry_error)?
+                .is_none()
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     fn early_upload(&self, names: &[String]) -> Option<Box<dyn BlobTee>> {
         let repo = parse_reference(names.first()?).ok()?.repo().clone();
         Some(Box::new(StreamUpload::start(self.client.clone(), repo)))

@@ -84,6 +84,12 @@ pub trait ImageStore: Send + Sync {
         None
     }
 
+    /// Whether every layer blob of `image` (read from this store) is still there; a
+    /// store that cannot tell says yes.
+    fn layers_present(&self, _image: &StoredImage) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
     /// The form new layers must have for [`ImageStore::save`].
     fn layer_format(&self) -> LayerFormat;
 
