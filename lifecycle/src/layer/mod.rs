@@ -16,6 +16,7 @@
 //! them), and a file whose size changes while it is read fails the layer.
 
 mod error;
+pub mod extract;
 mod gopath;
 mod gotar;
 mod gzip;
