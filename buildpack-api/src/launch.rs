@@ -30,7 +30,8 @@ pub struct Label {
 /// A slice: app-directory globs exported as their own layer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Slice {
-    /// Globs relative to (or absolute inside) the app directory.
+    /// Go `filepath.Match` globs relative to the app directory (an absolute pattern
+    /// never matches, as in the reference).
     #[serde(default)]
     pub paths: Vec<String>,
 }
