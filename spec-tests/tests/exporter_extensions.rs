@@ -26,65 +26,8 @@ const CREATED_BY: [&str; 2] = [
 const HELLO: &str = "hello from an extension\n";
 
 /// The reference's normalization of an extension layer, with Go's `archive/tar`.
-const NORMALIZE_GO: &str = r#"package main
-
-import (
-	"archive/tar"
-	"compress/gzip"
-	"fmt"
-	"io"
-	"os"
-	"time"
-)
-
-func run(in, out string) error {
-	f, err := os.Open(in)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var r io.Reader
-	if zr, err := gzip.NewReader(f); err == nil {
-		r = zr
-	} else {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		r = f
-	}
-	o, err := os.Create(out)
-	if err != nil {
-		return err
-	}
-	defer o.Close()
-	tr, tw := tar.NewReader(r), tar.NewWriter(o)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		h.ModTime = time.Date(1980, time.January, 1, 0, 0, 1, 0, time.UTC)
-		h.Uname, h.Gname = "", ""
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return err
-		}
-	}
-	return tw.Close()
-}
-
-func main() {
-	if err := run(os.Args[1], os.Args[2]); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
-"#;
+/// (The same Go program the layer module's unit tests compare with: `normalize <in> <out>`.)
+const NORMALIZE_GO: &str = include_str!("../../lifecycle/tests/golden/normalize/main.go");
 
 /// The Go normalizer, built once; `None` (after saying so) without `go`.
 fn go_normalizer() -> Option<&'static Path> {
@@ -260,7 +203,7 @@ fn extend_run_image(e: &Exported) -> Extension {
     let go_diff_ids = go_normalizer().map(|go| {
         [&gz_a, &tar_b].map(|input| {
             let out = input.with_extension("normalized");
-            tool(Command::new(go).arg(input).arg(&out));
+            tool(Command::new(go).arg("normalize").arg(input).arg(&out));
             sha256_file(&out)
         })
     });
