@@ -10,7 +10,6 @@ use crate::cache::volume::VolumeCache;
 use crate::image::oci::MediaFamily;
 use crate::image::{History, Image, ImageConfig, ImageStore, Layer, LayerData, NORMALIZED_TIME};
 use crate::layer::{LayerSource, Owner};
-use crate::layers_dir::BuildpackLayersDir;
 use crate::log::Logger;
 
 const CACHE_SBOM_ID: &str = "buildpacksio/lifecycle:cache.sbom";
@@ -187,12 +186,7 @@ pub fn export_cache(
     };
     let mut meta = CacheMetadata::default();
     for bp in &inputs.group {
-        let dir = BuildpackLayersDir::read(&inputs.layers_dir, &bp.id).map_err(|e| {
-            ExportError::File {
-                context: format!("reading layers for buildpack '{}'", bp.id),
-                message: e.to_string(),
-            }
-        })?;
+        let dir = super::layers::read_layers_dir(inputs, &bp.id)?;
         let mut bp_meta = BuildpackLayersMetadata {
             id: bp.id.clone(),
             version: bp.version.clone(),

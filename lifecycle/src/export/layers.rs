@@ -129,12 +129,7 @@ pub(super) fn export_image(
 
     // Buildpack launch layers.
     for bp in &inputs.group {
-        let dir = BuildpackLayersDir::read(&inputs.layers_dir, &bp.id).map_err(|e| {
-            ExportError::File {
-                context: format!("reading layers for buildpack '{}'", bp.id),
-                message: e.to_string(),
-            }
-        })?;
+        let dir = read_layers_dir(inputs, &bp.id)?;
         logger.debug(format!(
             "Processing buildpack directory: {}",
             dir.path.display()
@@ -347,6 +342,17 @@ pub(super) fn export_image(
     }
     report.image = save::save(store, &image, &inputs.names, logger)?;
     Ok(report)
+}
+
+/// A buildpack's layers directory, its failure worded as the reference's.
+pub(super) fn read_layers_dir(
+    inputs: &ExportInputs,
+    id: &str,
+) -> Result<BuildpackLayersDir, ExportError> {
+    BuildpackLayersDir::read(&inputs.layers_dir, id).map_err(|e| ExportError::File {
+        context: format!("reading layers for buildpack '{id}'"),
+        message: e.to_string(),
+    })
 }
 
 /// How many app layers were reused and added, right after the app layers (as the

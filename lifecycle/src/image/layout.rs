@@ -7,11 +7,10 @@
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::config::ImageConfig;
-use super::model::{Image, Layer, LayerData, Origin, Saved, sha256_digest};
-use super::oci::{Descriptor, Index, Manifest, MediaFamily, is_index};
+use super::model::{Image, LayerData, Origin, Saved, sha256_digest};
+use super::oci::{Descriptor, Index, Manifest, is_index};
 use super::reference::Reference;
 use super::store::{ImageStore, LayerFormat, StoreError, StoredImage};
 
@@ -108,28 +107,8 @@ impl ImageStore for LayoutStore {
         let config = ImageConfig::parse(&config_bytes).map_err(|e| {
             StoreError::Invalid(format!("parse config {}: {e}", manifest.config.digest))
         })?;
-        if config.rootfs.diff_ids.len() != manifest.layers.len() {
-            return Err(StoreError::Invalid(format!(
-                "image at {} has {} layers but {} diff IDs",
-                dir.display(),
-                manifest.layers.len(),
-                config.rootfs.diff_ids.len()
-            )));
-        }
-        let origin = Arc::new(Origin::Layout(dir.clone()));
-        let layers = manifest
-            .layers
-            .iter()
-            .zip(&config.rootfs.diff_ids)
-            .map(|(blob, diff_id)| Layer {
-                diff_id: diff_id.clone(),
-                blob: Some(blob.clone()),
-                data: LayerData::Stored(origin.clone()),
-            })
-            .collect();
-        let family = MediaFamily::of_manifest(manifest.media_type.as_deref());
-        let mut image = Image::new(family, config, layers);
-        image.annotations = manifest.annotations.clone();
+        let origin = Origin::Layout(dir.clone());
+        let image = Image::from_manifest(&manifest, config, origin, &dir.display().to_string())?;
         Ok(Some(StoredImage {
             image,
             identifier: format!("{}@{}", dir.display(), desc.digest),

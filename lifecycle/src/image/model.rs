@@ -114,6 +114,40 @@ impl Image {
     }
 }
 
+impl Image {
+    /// An image read from a store: `manifest`'s layers paired with `config`'s diff IDs,
+    /// all stored at `origin`, with the manifest's annotations. `name` is for messages.
+    pub fn from_manifest(
+        manifest: &super::oci::Manifest,
+        config: ImageConfig,
+        origin: Origin,
+        name: &str,
+    ) -> Result<Self, super::store::StoreError> {
+        if config.rootfs.diff_ids.len() != manifest.layers.len() {
+            return Err(super::store::StoreError::Invalid(format!(
+                "image {name} has {} layers but {} diff IDs",
+                manifest.layers.len(),
+                config.rootfs.diff_ids.len()
+            )));
+        }
+        let origin = Arc::new(origin);
+        let layers = manifest
+            .layers
+            .iter()
+            .zip(&config.rootfs.diff_ids)
+            .map(|(blob, diff_id)| Layer {
+                diff_id: diff_id.clone(),
+                blob: Some(blob.clone()),
+                data: LayerData::Stored(origin.clone()),
+            })
+            .collect();
+        let family = MediaFamily::of_manifest(manifest.media_type.as_deref());
+        let mut image = Self::new(family, config, layers);
+        image.annotations = manifest.annotations.clone();
+        Ok(image)
+    }
+}
+
 /// What a store says about an image it saved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Saved {

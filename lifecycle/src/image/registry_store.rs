@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use super::config::ImageConfig;
 use super::layout::manifest_bytes;
 use super::model::{Image, Layer, LayerData, Origin, Saved};
-use super::oci::{Index, Manifest, MediaFamily, is_index};
+use super::oci::{Index, Manifest, is_index};
 use super::reference::{Reference, Repository};
 use super::store::{ImageStore, LayerFormat, StoreError, StoredImage};
 use crate::layer::BlobTee;
@@ -263,28 +263,12 @@ impl ImageStore for RegistryStore {
             .map_err(registry_error)?;
         let config = ImageConfig::parse(&config_bytes)
             .map_err(|e| StoreError::Invalid(format!("parse config of {name}: {e}")))?;
-        if config.rootfs.diff_ids.len() != manifest.layers.len() {
-            return Err(StoreError::Invalid(format!(
-                "image {name} has {} layers but {} diff IDs",
-                manifest.layers.len(),
-                config.rootfs.diff_ids.len()
-            )));
-        }
         let repo_name = reference.repo().name();
-        let origin = Arc::new(Origin::Registry(repo_name.clone()));
-        let layers = manifest
-            .layers
-            .iter()
-            .zip(&config.rootfs.diff_ids)
-            .map(|(blob, diff_id)| Layer {
-                diff_id: diff_id.clone(),
-                blob: Some(blob.clone()),
-                data: LayerData::Stored(origin.clone()),
-            })
-            .collect();
-        let family = MediaFamily::of_manifest(Some(found.media_type.as_str()));
-        let mut image = Image::new(family, config, layers);
-        image.annotations = manifest.annotations.clone();
+        // The manifest's own media type may be absent; the registry's answer says it.
+        let mut manifest = manifest;
+        manifest.media_type.get_or_insert(found.media_type.clone());
+        let image =
+            Image::from_manifest(&manifest, config, Origin::Registry(repo_name.clone()), name)?;
         Ok(Some(StoredImage {
             image,
             identifier: format!("{repo_name}@{}", found.digest),

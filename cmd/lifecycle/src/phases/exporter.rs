@@ -14,7 +14,7 @@ use lifecycle::image::reference::Reference;
 use lifecycle::image::registry_store::RegistryStore;
 use lifecycle::image::{ContainerConfig, ImageStore};
 use platform_api::exit::{EXPORT_ERROR, FAILED, INVALID_ARGS};
-use platform_api::experimental::{ExperimentalDisabled, FEATURE_DOCKERFILES, Guard};
+use platform_api::experimental::FEATURE_DOCKERFILES;
 use platform_api::files::analyzed::Analyzed;
 use platform_api::files::group;
 use platform_api::files::project_metadata::ProjectMetadata;
@@ -174,17 +174,7 @@ fn guard_extended_layers(ctx: &Context) -> Result<(), Failure> {
     {
         return Ok(());
     }
-    match i.experimental_mode.guard(FEATURE_DOCKERFILES) {
-        Guard::Allow => Ok(()),
-        Guard::Warn(msg) => {
-            ctx.logger.warn(msg);
-            Ok(())
-        }
-        Guard::Deny(msg) => {
-            ctx.logger.error(msg);
-            Err(Failure::new(FAILED, ExperimentalDisabled))
-        }
-    }
+    super::guard_experimental(ctx, FEATURE_DOCKERFILES)
 }
 
 /// The extended run image's config, when the run image was extended (Platform API

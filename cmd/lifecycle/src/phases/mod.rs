@@ -77,7 +77,13 @@ fn guard_layout(ctx: &Context) -> Result<(), Failure> {
     if !ctx.inputs.use_layout {
         return Ok(());
     }
-    match ctx.inputs.experimental_mode.guard(FEATURE_LAYOUT) {
+    guard_experimental(ctx, FEATURE_LAYOUT)
+}
+
+/// An experimental feature in use: allowed, warned about or refused per
+/// `CNB_EXPERIMENTAL_MODE`.
+fn guard_experimental(ctx: &Context, feature: &str) -> Result<(), Failure> {
+    match ctx.inputs.experimental_mode.guard(feature) {
         Guard::Allow => Ok(()),
         Guard::Warn(msg) => {
             ctx.logger.warn(msg);
