@@ -104,11 +104,8 @@ pub(super) fn export_image(
     };
     let tar_store = store.layer_format() == LayerFormat::Tar;
 
-    let mut image = Image::new(
-        run.image.family,
-        run.image.config.clone(),
-        run.image.layers.clone(),
-    );
+    // The run image as it is: config, layers and manifest annotations.
+    let mut image = run.image.clone();
     if let Some(extended) = &inputs.extended_config {
         image.config.config = extended.clone();
     }
@@ -217,11 +214,7 @@ pub(super) fn export_image(
     for (i, source) in app_layers.into_iter().enumerate() {
         let last = i + 1 == slices;
         jobs.push(Job {
-            id: if last && slices == 1 {
-                "app".into()
-            } else {
-                format!("slice-{}", i + 1)
-            },
+            id: format!("slice-{}", i + 1),
             source,
             created_by: if last && slices == 1 {
                 "Application Layer".into()
