@@ -528,9 +528,14 @@ fn built<T>(
 /// The error when neither HTTPS nor the plain-HTTP fallback worked: both causes, as the
 /// HTTPS one (a certificate problem, say) is usually the one that matters.
 fn both_failed(https: Error, http: Error) -> Error {
-    let attempts = match &http {
-        Error::Network { attempts, .. } | Error::Status { attempts, .. } => *attempts,
-        _ => 1,
+    // The attempts are said once, at the end.
+    let (http, attempts) = match http {
+        Error::Network {
+            request,
+            message,
+            attempts,
+        } => (format!("{request}: {message}"), attempts),
+        other => (other.to_string(), 1),
     };
     let (request, message) = match https {
         Error::Network {
