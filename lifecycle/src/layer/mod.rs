@@ -17,6 +17,7 @@
 
 mod error;
 pub mod extract;
+pub mod fingerprint;
 mod gopath;
 mod gotar;
 mod gzip;
