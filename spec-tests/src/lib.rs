@@ -5,6 +5,7 @@
 
 pub mod dockerd;
 pub mod export;
+pub mod golang;
 pub mod images;
 pub mod registry;
 

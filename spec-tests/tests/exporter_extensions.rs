@@ -9,7 +9,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
@@ -34,36 +34,11 @@ fn go_normalizer() -> Option<&'static Path> {
     static BINARY: OnceLock<Option<PathBuf>> = OnceLock::new();
     BINARY
         .get_or_init(|| {
-            let go = Command::new("go")
-                .arg("version")
-                .stdout(Stdio::null())
-                .status();
-            if !go.is_ok_and(|s| s.success()) {
-                eprintln!("SKIPPED: `go` is not installed; diff IDs are not compared with Go's");
-                return None;
-            }
-            let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("extension-normalizer");
-            fs::create_dir_all(&work).unwrap();
-            let src = tempfile::tempdir_in(&work).unwrap();
-            fs::write(src.path().join("main.go"), NORMALIZE_GO).unwrap();
-            fs::write(src.path().join("go.mod"), "module normalize\n\ngo 1.19\n").unwrap();
-            let built = src.path().join("normalize");
-            tool(
-                Command::new("go")
-                    .args(["build", "-o"])
-                    .arg(&built)
-                    .arg(".")
-                    .current_dir(src.path())
-                    .env("GOCACHE", work.join("gocache"))
-                    .env("GOFLAGS", "-mod=mod")
-                    .env("GO111MODULE", "on")
-                    .env("GOPROXY", "off")
-                    .env("GOTOOLCHAIN", "local")
-                    .env("CGO_ENABLED", "0"),
-            );
-            let binary = work.join("normalize");
-            fs::rename(&built, &binary).unwrap();
-            Some(binary)
+            spec_tests::golang::build_program(
+                NORMALIZE_GO,
+                &Path::new(env!("CARGO_TARGET_TMPDIR")).join("extension-normalizer"),
+                "normalize",
+            )
         })
         .as_deref()
 }

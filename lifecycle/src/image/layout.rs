@@ -138,18 +138,9 @@ impl ImageStore for LayoutStore {
             vec![(REF_NAME, ref_name.as_str())]
         };
         let (config, manifest) = manifest_bytes(image, &extra)?;
-        let mut saved = Saved {
-            digest: Some(sha256_digest(&manifest)),
-            manifest_size: Some(manifest.len() as u64),
-            ..Saved::default()
-        };
-        for name in names {
-            match self.save_one(image, name, &config, &manifest) {
-                Ok(()) => saved.saved.push(name.clone()),
-                Err(e) => saved.failed.push((name.clone(), e.to_string())),
-            }
-        }
-        Ok(saved)
+        Ok(Saved::each(&manifest, names, |name| {
+            self.save_one(image, name, &config, &manifest)
+        }))
     }
 }
 

@@ -163,6 +163,29 @@ pub struct Saved {
     pub manifest_size: Option<u64>,
 }
 
+impl Saved {
+    /// The outcome of writing one manifest under every name with `save_one`: a failure
+    /// for one name does not stop the others.
+    pub fn each(
+        manifest: &[u8],
+        names: &[String],
+        mut save_one: impl FnMut(&str) -> Result<(), super::store::StoreError>,
+    ) -> Self {
+        let mut saved = Saved {
+            digest: Some(sha256_digest(manifest)),
+            manifest_size: Some(manifest.len() as u64),
+            ..Saved::default()
+        };
+        for name in names {
+            match save_one(name) {
+                Ok(()) => saved.saved.push(name.clone()),
+                Err(e) => saved.failed.push((name.clone(), e.to_string())),
+            }
+        }
+        saved
+    }
+}
+
 /// RFC 3339 UTC time (`2022-01-05T05:05:05Z`) of seconds since the Unix epoch.
 pub fn rfc3339(epoch_seconds: i64) -> String {
     let days = epoch_seconds.div_euclid(86_400);

@@ -307,17 +307,8 @@ impl ImageStore for RegistryStore {
 
     fn save(&self, image: &Image, names: &[String]) -> Result<Saved, StoreError> {
         let (config, manifest) = manifest_bytes(image, &[])?;
-        let mut saved = Saved {
-            digest: Some(super::model::sha256_digest(&manifest)),
-            manifest_size: Some(manifest.len() as u64),
-            ..Saved::default()
-        };
-        for name in names {
-            match self.save_one(image, name, &config, &manifest) {
-                Ok(()) => saved.saved.push(name.clone()),
-                Err(e) => saved.failed.push((name.clone(), e.to_string())),
-            }
-        }
-        Ok(saved)
+        Ok(Saved::each(&manifest, names, |name| {
+            self.save_one(image, name, &config, &manifest)
+        }))
     }
 }

@@ -205,8 +205,19 @@ pub(crate) fn padding(size: u64) -> usize {
 
 /// Sets the USTAR magic and version, then the checksum.
 fn finish_block(block: &mut [u8; BLOCK]) {
-    block[257..263].copy_from_slice(b"ustar\0");
-    block[263..265].copy_from_slice(b"00");
+    set_format(block, false);
+}
+
+/// Sets the magic and version of USTAR (or of GNU's format), then the checksum (Go's
+/// `setFormat`).
+pub(crate) fn set_format(block: &mut [u8; BLOCK], gnu: bool) {
+    if gnu {
+        block[257..263].copy_from_slice(b"ustar ");
+        block[263..265].copy_from_slice(b" \0");
+    } else {
+        block[257..263].copy_from_slice(b"ustar\0");
+        block[263..265].copy_from_slice(b"00");
+    }
     let sum: u64 = block
         .iter()
         .enumerate()

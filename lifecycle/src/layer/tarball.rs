@@ -23,8 +23,8 @@ use flate2::bufread::MultiGzDecoder;
 use super::error::LayerError;
 use super::gopath;
 use super::gotar::{
-    self, BLOCK, NORMALIZED_MTIME, format_octal, format_string, is_ascii, split_ustar_path,
-    to_ascii,
+    self, BLOCK, NORMALIZED_MTIME, format_octal, format_string, is_ascii, set_format,
+    split_ustar_path, to_ascii,
 };
 use super::tarstream::{ChunkSink, TarStream};
 
@@ -800,30 +800,6 @@ fn pax_record(key: &[u8], value: &[u8], out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
-/// Sets the magic of `format` and the checksum (Go's `setFormat`).
-fn finish(block: &mut [u8; BLOCK], gnu: bool) {
-    if gnu {
-        block[257..263].copy_from_slice(b"ustar ");
-        block[263..265].copy_from_slice(b" \0");
-    } else {
-        block[257..263].copy_from_slice(b"ustar\0");
-        block[263..265].copy_from_slice(b"00");
-    }
-    let sum: u64 = block
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| {
-            if (148..156).contains(&i) {
-                u64::from(b' ')
-            } else {
-                u64::from(c)
-            }
-        })
-        .sum();
-    format_octal(&mut block[148..155], sum);
-    block[155] = b' ';
-}
-
 /// Go's `writeRawFile`: a PAX or GNU long-name entry holding `data`.
 fn raw_file(name: &[u8], data: &[u8], typeflag: u8, gnu: bool, out: &mut Vec<u8>) {
     let mut name = to_ascii(name);
@@ -839,7 +815,7 @@ fn raw_file(name: &[u8], data: &[u8], typeflag: u8, gnu: bool, out: &mut Vec<u8>
     octal(&mut block[124..136], data.len() as i64);
     octal(&mut block[136..148], 0);
     block[156] = typeflag;
-    finish(&mut block, gnu);
+    set_format(&mut block, gnu);
     out.extend_from_slice(&block);
     out.extend_from_slice(data);
     out.resize(out.len() + gotar::padding(data.len() as u64), 0);
@@ -913,7 +889,7 @@ impl Header {
             let (prefix, name) = split_ustar_path(&self.name).unwrap_or((&[], &self.name));
             let mut block = self.template([name, &self.linkname, &self.uname, &self.gname], octal);
             format_string(&mut block[345..500], prefix);
-            finish(&mut block, false);
+            set_format(&mut block, false);
             out.extend_from_slice(&block);
         } else if allowed.format & FORMAT_PAX != 0 {
             if !allowed.records.is_empty() {
@@ -929,7 +905,7 @@ impl Header {
             let strings =
                 [&self.name, &self.linkname, &self.uname, &self.gname].map(|s| to_ascii(s));
             let mut block = self.template(strings.each_ref().map(Vec::as_slice), octal);
-            finish(&mut block, false);
+            set_format(&mut block, false);
             out.extend_from_slice(&block);
         } else if allowed.format & FORMAT_GNU != 0 {
             for (value, typeflag) in [(&self.name, b'L'), (&self.linkname, b'K')] {
@@ -947,7 +923,7 @@ impl Header {
             if !ctime.is_zero() {
                 numeric(&mut block[357..369], ctime.secs);
             }
-            finish(&mut block, true);
+            set_format(&mut block, true);
             out.extend_from_slice(&block);
         } else {
             let reasons = match self.format {
@@ -1025,7 +1001,7 @@ mod tests {
     use std::fs;
     use std::io::Write;
     use std::path::PathBuf;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
 
     use flate2::Compression;
     use flate2::write::GzEncoder;
@@ -1039,39 +1015,7 @@ mod tests {
 
     /// The Go tool, built in `dir`; `None` (after saying so) without `go`.
     fn golden(dir: &Path) -> Option<PathBuf> {
-        let go = Command::new("go")
-            .arg("version")
-            .stdout(Stdio::null())
-            .status();
-        if !go.is_ok_and(|s| s.success()) {
-            eprintln!(
-                "SKIPPED: `go` is not installed; install golang-go to compare with Go's archive/tar"
-            );
-            return None;
-        }
-        let src = dir.join("golden-src");
-        fs::create_dir(&src).unwrap();
-        fs::write(src.join("main.go"), GOLDEN).unwrap();
-        fs::write(src.join("go.mod"), "module tarlayer\n\ngo 1.19\n").unwrap();
-        let binary = dir.join("tarlayer");
-        let out = Command::new("go")
-            .args(["build", "-o"])
-            .arg(&binary)
-            .arg(".")
-            .current_dir(&src)
-            .env("GOFLAGS", "-mod=mod")
-            .env("GO111MODULE", "on")
-            .env("GOPROXY", "off")
-            .env("GOTOOLCHAIN", "local")
-            .env("CGO_ENABLED", "0")
-            .output()
-            .expect("running go build");
-        assert!(
-            out.status.success(),
-            "go build failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Some(binary)
+        spec_tests::golang::build_program(GOLDEN, dir, "tarlayer")
     }
 
     fn go(binary: &Path, args: &[&Path]) {

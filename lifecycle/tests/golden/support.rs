@@ -19,40 +19,11 @@ pub fn golden_binary() -> Option<&'static Path> {
     static BINARY: OnceLock<Option<PathBuf>> = OnceLock::new();
     BINARY
         .get_or_init(|| {
-            match Command::new("go").arg("version").stdout(Stdio::null()).status() {
-                Ok(status) if status.success() => {}
-                _ => {
-                    eprintln!("SKIPPED: `go` is not installed; install golang-go to compare layer bytes with Go's archive/tar");
-                    return None;
-                }
-            }
-            let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("layer-golden");
-            fs::create_dir_all(&work).unwrap();
-            let staging = tempfile::Builder::new().prefix("golden-").tempdir_in(&work).unwrap();
-            let built = staging.path().join("golden");
-            let output = Command::new("go")
-                .args(["build", "-o"])
-                .arg(&built)
-                .arg(".")
-                .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden"))
-                .env("GOCACHE", work.join("gocache"))
-                .env("GOPATH", work.join("gopath"))
-                .env("GOFLAGS", "-mod=mod")
-                .env("GO111MODULE", "on")
-                .env("GOPROXY", "off")
-                .env("GOTOOLCHAIN", "local")
-                .env("CGO_ENABLED", "0")
-                .output()
-                .expect("running go build");
-            assert!(
-                output.status.success(),
-                "go build of tests/golden failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            // Renaming is atomic, even over a binary another test process is running.
-            let binary = work.join("golden");
-            fs::rename(&built, &binary).unwrap();
-            Some(binary)
+            spec_tests::golang::build(
+                &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden"),
+                &Path::new(env!("CARGO_TARGET_TMPDIR")).join("layer-golden"),
+                "golden",
+            )
         })
         .as_deref()
 }
