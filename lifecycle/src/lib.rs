@@ -17,4 +17,6 @@ pub mod layers_dir;
 pub mod log;
 pub mod privileges;
 pub mod registry;
+pub mod run_image;
 pub mod target;
+pub mod unchanged;

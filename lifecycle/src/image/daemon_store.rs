@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use super::layer_stream::LayerStream;
 use super::model::{Image, Layer, LayerData, Origin, Saved};
 use super::oci::MediaFamily;
 use super::store::{ImageStore, LayerFormat, StoreError, StoredImage};
@@ -233,6 +234,22 @@ impl ImageStore for DaemonStore {
             // The reference records daemon images by the bare hex of their ID.
             identifier: bare_id(&inspect.id).to_string(),
         }))
+    }
+
+    fn open_layer(&self, image: &StoredImage, diff_id: &str) -> Result<LayerStream, StoreError> {
+        let (wanted, sources) = Self::stored_from(&image.image, 0);
+        if !wanted.contains(diff_id) {
+            return Err(StoreError::Invalid(format!(
+                "the image has no layer {diff_id} in the Docker daemon"
+            )));
+        }
+        let wanted = BTreeSet::from([diff_id.to_string()]);
+        let path = self
+            .fetch_layers(&wanted, &sources)?
+            .remove(diff_id)
+            .ok_or_else(|| StoreError::Invalid(format!("the daemon has no layer {diff_id}")))?;
+        let file = std::fs::File::open(&path).map_err(|e| StoreError::io("open", &path, e))?;
+        LayerStream::new(file, diff_id).map_err(|e| StoreError::io("read", &path, e))
     }
 
     fn layer_format(&self) -> LayerFormat {

@@ -9,6 +9,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::config::ImageConfig;
+use super::layer_stream::LayerStream;
 use super::model::{Image, LayerData, Origin, Saved, sha256_digest};
 use super::oci::{Descriptor, Index, Manifest, is_index};
 use super::reference::Reference;
@@ -113,6 +114,23 @@ impl ImageStore for LayoutStore {
             image,
             identifier: format!("{}@{}", dir.display(), desc.digest),
         }))
+    }
+
+    fn open_layer(&self, image: &StoredImage, diff_id: &str) -> Result<LayerStream, StoreError> {
+        let (layer, blob) = super::store::stored_blob(image, diff_id)?;
+        let LayerData::Stored(origin) = &layer.data else {
+            return Err(StoreError::Unsupported(format!(
+                "layer {diff_id} is not stored"
+            )));
+        };
+        let Origin::Layout(dir) = origin.as_ref() else {
+            return Err(StoreError::Unsupported(format!(
+                "layer {diff_id} is not in an OCI layout"
+            )));
+        };
+        let path = blob_path(dir, &blob.digest)?;
+        let file = fs::File::open(&path).map_err(|e| StoreError::io("open", &path, e))?;
+        LayerStream::new(file, diff_id).map_err(|e| StoreError::io("read", &path, e))
     }
 
     fn display_name(&self, name: &str) -> String {

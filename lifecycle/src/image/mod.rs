@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod daemon_store;
+pub mod layer_stream;
 pub mod layout;
 pub mod model;
 pub mod oci;
@@ -10,5 +11,6 @@ pub mod registry_store;
 pub mod store;
 
 pub use config::{ContainerConfig, History, ImageConfig};
+pub use layer_stream::LayerStream;
 pub use model::{Image, Layer, LayerData, NORMALIZED_TIME, Origin, Saved};
 pub use store::{ImageStore, LayerFormat, StoreError, StoredImage};

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use super::config::ImageConfig;
+use super::layer_stream::LayerStream;
 use super::layout::manifest_bytes;
 use super::model::{Image, Layer, LayerData, Origin, Saved};
 use super::oci::{Index, Manifest, is_index};
@@ -231,6 +232,26 @@ impl RegistryStore {
 }
 
 impl ImageStore for RegistryStore {
+    fn open_layer(&self, image: &StoredImage, diff_id: &str) -> Result<LayerStream, StoreError> {
+        let (layer, blob) = super::store::stored_blob(image, diff_id)?;
+        let LayerData::Stored(origin) = &layer.data else {
+            return Err(StoreError::Unsupported(format!(
+                "layer {diff_id} is not stored"
+            )));
+        };
+        let Origin::Registry(from) = origin.as_ref() else {
+            return Err(StoreError::Unsupported(format!(
+                "layer {diff_id} is not in a registry"
+            )));
+        };
+        let repo = parse_reference(from)?.repo().clone();
+        let reader = self
+            .client
+            .get_blob(&repo, &blob.digest)
+            .map_err(registry_error)?;
+        LayerStream::new(reader, diff_id).map_err(|e| StoreError::Registry(Box::new(e)))
+    }
+
     fn read(&self, name: &str) -> Result<Option<StoredImage>, StoreError> {
         let reference = parse_reference(name)?;
         let Some(mut found) = self

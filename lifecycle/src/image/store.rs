@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use super::model::{Image, Saved};
+use super::layer_stream::LayerStream;
+use super::model::{Image, Layer, Saved};
 
 /// How new layers must be handed to a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,10 +91,30 @@ pub trait ImageStore: Send + Sync {
         Ok(true)
     }
 
+    /// The uncompressed tar of the layer `diff_id` of `image` (read from this store),
+    /// checked against its diff ID as it is read.
+    fn open_layer(&self, image: &StoredImage, diff_id: &str) -> Result<LayerStream, StoreError>;
+
     /// The form new layers must have for [`ImageStore::save`].
     fn layer_format(&self) -> LayerFormat;
 
     /// Writes `image` under every name; a failure for one name does not stop the others
     /// (they are listed in [`Saved::failed`]); an error means nothing could be saved.
     fn save(&self, image: &Image, names: &[String]) -> Result<Saved, StoreError>;
+}
+
+/// The layer `diff_id` of `image` and its blob descriptor, or why it cannot be read.
+pub(super) fn stored_blob<'a>(
+    image: &'a StoredImage,
+    diff_id: &str,
+) -> Result<(&'a Layer, &'a super::oci::Descriptor), StoreError> {
+    let layer = image
+        .image
+        .layer(diff_id)
+        .ok_or_else(|| StoreError::Invalid(format!("the image has no layer {diff_id}")))?;
+    let blob = layer
+        .blob
+        .as_ref()
+        .ok_or_else(|| StoreError::Unsupported(format!("layer {diff_id} has no blob to read")))?;
+    Ok((layer, blob))
 }
