@@ -70,3 +70,10 @@ pub fn run_as(uid: u32, gid: u32) -> io::Result<()> {
     setresuid(uid, uid, uid)?;
     Ok(())
 }
+
+/// The home directory and user name the system's user database gives `uid` (the
+/// `HOME` and `USER` a build user's processes get), `None` when it has no entry.
+pub fn user_environment(uid: u32) -> Option<(std::path::PathBuf, String)> {
+    let user = nix::unistd::User::from_uid(Uid::from_raw(uid)).ok()??;
+    Some((user.dir, user.name))
+}

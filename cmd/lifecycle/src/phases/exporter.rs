@@ -89,9 +89,37 @@ fn read_analyzed(ctx: &Context) -> anyhow::Result<Analyzed> {
 
 fn exec(ctx: &Context) -> Result<(), Failure> {
     let i = &ctx.inputs;
-    let uid = i.uid as u32;
-    let gid = i.gid as u32;
+    let (uid, gid) = (i.uid as u32, i.gid as u32);
     // Everything that needs the starting user's rights comes first.
+    let opened = open(ctx)?;
+    lifecycle::privileges::ensure_owner(
+        uid,
+        gid,
+        &[
+            Path::new(&i.cache_dir),
+            Path::new(&i.launch_cache_dir),
+            opened.work.path(),
+        ],
+    )
+    .map_err(|e| Failure::failed_to(FAILED, "chown volumes", e))?;
+    lifecycle::privileges::run_as(uid, gid)
+        .map_err(|e| Failure::failed_to(FAILED, &format!("exec as user {uid}:{gid}"), e))?;
+    export(ctx, &opened)
+}
+
+/// What the exporter opens as the user it started as (root, to reach the Docker socket
+/// and the credentials), before privileges are dropped.
+pub(crate) struct Opened {
+    /// Scratch directory for layer files, removed when dropped.
+    pub work: tempfile::TempDir,
+    /// The app image's store.
+    pub store: Box<dyn ImageStore>,
+    /// The registry, for a cache image.
+    pub cache_registry: Box<dyn ImageStore>,
+}
+
+/// Opens the scratch directory, the image store and the registry for the cache image.
+pub(crate) fn open(ctx: &Context) -> Result<Opened, Failure> {
     let work = tempfile::Builder::new()
         .prefix("lifecycle.exporter.layer")
         .tempdir()
@@ -102,36 +130,34 @@ fn exec(ctx: &Context) -> Result<(), Failure> {
         crate::stores::registry_client(ctx)
             .map_err(|e| Failure::failed_to(FAILED, "create image cache", e))?,
     ));
-    lifecycle::privileges::ensure_owner(
-        uid,
-        gid,
-        &[
-            Path::new(&i.cache_dir),
-            Path::new(&i.launch_cache_dir),
-            work.path(),
-        ],
-    )
-    .map_err(|e| Failure::failed_to(FAILED, "chown volumes", e))?;
-    lifecycle::privileges::run_as(uid, gid)
-        .map_err(|e| Failure::failed_to(FAILED, &format!("exec as user {uid}:{gid}"), e))?;
+    Ok(Opened {
+        work,
+        store,
+        cache_registry,
+    })
+}
 
+/// Exports the app image and the cache with what [`open`] opened, as the build user,
+/// and writes the report.
+pub(crate) fn export(ctx: &Context, opened: &Opened) -> Result<(), Failure> {
+    let i = &ctx.inputs;
     let group = group::read(Path::new(&i.group_path)).map_err(|e| Failure::new(FAILED, e))?;
     lifecycle::build::verify_buildpack_apis(&group, ctx.deprecation_mode(), &ctx.logger)
         .map_err(|e| Failure::new(e.exit_code(), e))?;
-    let cache = open_cache(ctx, cache_registry.as_ref())?;
+    let cache = open_cache(ctx, opened.cache_registry.as_ref())?;
     guard_extended_layers(ctx)?;
     let inputs = export_inputs(ctx, group.group).map_err(|e| Failure::new(FAILED, e))?;
     let extended_config = extended_config(ctx, &inputs.analyzed)
         .map_err(|e| Failure::failed_to(FAILED, "get extended image config", e))?;
     let inputs = ExportInputs {
-        work_dir: work.path().to_path_buf(),
+        work_dir: opened.work.path().to_path_buf(),
         extended_config,
         ..inputs
     };
     log_previous_image(ctx, inputs.analyzed.previous_image_ref());
     let report = export::run(
         &inputs,
-        store.as_ref(),
+        opened.store.as_ref(),
         cache,
         i.parallel_export,
         &ctx.logger,
