@@ -4,6 +4,7 @@
 //! environment and defaults into each phase's input struct and map the phase's typed
 //! error to the specification's exit code.
 
+pub mod analyze;
 pub mod build;
 pub mod cache;
 pub mod daemon;
@@ -16,7 +17,9 @@ pub mod layer;
 pub mod layers_dir;
 pub mod log;
 pub mod privileges;
+pub mod rebase;
 pub mod registry;
+pub mod restore;
 pub mod run_image;
 pub mod target;
 pub mod unchanged;

@@ -13,9 +13,16 @@ use crate::layer::{self, LayerError, LayerSource, Owner};
 
 /// The directory below `<layers>` holding the fingerprints.
 const DIR: &str = ".fingerprints";
+/// The directory below [`DIR`] holding the volume cache's verification stamps (no
+/// buildpack ID starts with a dot).
+const STAMPS: &str = ".cache-verified";
 /// How long to wait for freshly written files' change times to settle (a clock tick;
 /// two seconds on file systems that keep whole seconds).
 const SETTLE: Duration = Duration::from_millis(2100);
+/// How long the exporter waits for a layer's change times to settle before hashing it:
+/// a clock tick at most. Layers on file systems keeping whole seconds, written in the
+/// last two seconds, are hashed without being recorded rather than delaying the export.
+const SETTLE_BEFORE_HASHING: Duration = Duration::from_millis(50);
 
 /// The fingerprints of one build's `<layers>` directory.
 #[derive(Debug, Clone)]
@@ -31,11 +38,34 @@ impl LayerIndex {
         }
     }
 
+    /// Where this build keeps the volume cache's verification stamps (see
+    /// [`VolumeCache::with_stamps`](crate::cache::volume::VolumeCache::with_stamps)):
+    /// the restorer and the exporter of one build share them through `<layers>`.
+    pub fn cache_stamps(&self) -> PathBuf {
+        self.dir.join(STAMPS)
+    }
+
     /// Where the fingerprint of layer `name` of buildpack `buildpack_id` is kept.
     pub fn path(&self, buildpack_id: &str, name: &str) -> PathBuf {
         self.dir
             .join(buildpack_id.replace('/', "_"))
             .join(format!("{name}.fp"))
+    }
+
+    /// The layer `layer_dir` (layer `name` of `buildpack_id`, tarred with `owner`) with
+    /// the place of its fingerprint in this index.
+    pub fn layer(
+        &self,
+        layer_dir: &Path,
+        owner: Owner,
+        buildpack_id: &str,
+        name: &str,
+    ) -> IndexedLayer {
+        IndexedLayer {
+            dir: layer_dir.to_path_buf(),
+            owner,
+            saved: self.path(buildpack_id, name),
+        }
     }
 
     /// Records that `layer_dir` (just restored from a tar with `diff_id`, or about to be
@@ -51,21 +81,14 @@ impl LayerIndex {
         name: &str,
         diff_id: &str,
     ) -> Result<bool, LayerError> {
-        let path = self.path(buildpack_id, name);
+        let layer = self.layer(layer_dir, owner, buildpack_id, name);
         let fingerprint = Fingerprint::take_settled(layer_dir, owner, SETTLE)?;
         let found = layer::diff_id(&LayerSource::dir(layer_dir, owner)?)?;
         if found != diff_id {
-            return match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    Err(LayerError::io("remove", &path, e))
-                }
-                _ => Ok(false),
-            };
+            layer.forget()?;
+            return Ok(false);
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| LayerError::io("create", parent, e))?;
-        }
-        fingerprint.save_if_unchanged(diff_id, &path)
+        layer.save(&fingerprint, diff_id)
     }
 
     /// The diffID of `layer_dir` (layer `name` of `buildpack_id`, tarred with `owner`)
@@ -77,6 +100,54 @@ impl LayerIndex {
         buildpack_id: &str,
         name: &str,
     ) -> Option<String> {
-        Fingerprint::unchanged_diff_id(layer_dir, owner, &self.path(buildpack_id, name))
+        self.layer(layer_dir, owner, buildpack_id, name)
+            .unchanged_diff_id()
+    }
+}
+
+/// One buildpack layer directory and where its fingerprint is kept (see
+/// [`LayerIndex::layer`]): what the exporter needs to skip hashing it, or to record it
+/// when it hashes it.
+#[derive(Debug, Clone)]
+pub struct IndexedLayer {
+    dir: PathBuf,
+    owner: Owner,
+    saved: PathBuf,
+}
+
+impl IndexedLayer {
+    /// The recorded diffID, when a fresh fingerprint of the directory proves it
+    /// unchanged since it was recorded; `None` when anything differs or nothing usable
+    /// was recorded.
+    pub fn unchanged_diff_id(&self) -> Option<String> {
+        Fingerprint::unchanged_diff_id(&self.dir, self.owner, &self.saved)
+    }
+
+    /// A fingerprint taken right before the layer is hashed, for [`IndexedLayer::save`]
+    /// once the hash is known. Waits a clock tick at most for recent change times to
+    /// settle (an unsettled fingerprint is never saved). `None` when the directory
+    /// cannot be walked (hashing it will say why).
+    pub fn before_hashing(&self) -> Option<Fingerprint> {
+        Fingerprint::take_settled(&self.dir, self.owner, SETTLE_BEFORE_HASHING).ok()
+    }
+
+    /// Saves `fingerprint` (taken before `diff_id` was hashed from the directory) with
+    /// `diff_id` when it is settled and the directory still matches it; otherwise
+    /// removes what was recorded. Whether it was saved.
+    pub fn save(&self, fingerprint: &Fingerprint, diff_id: &str) -> Result<bool, LayerError> {
+        if let Some(parent) = self.saved.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| LayerError::io("create", parent, e))?;
+        }
+        fingerprint.save_if_unchanged(diff_id, &self.saved)
+    }
+
+    /// Removes what was recorded for the layer, if anything.
+    fn forget(&self) -> Result<(), LayerError> {
+        match std::fs::remove_file(&self.saved) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(LayerError::io("remove", &self.saved, e))
+            }
+            _ => Ok(()),
+        }
     }
 }

@@ -123,7 +123,7 @@ pub fn read_metadata(layers_dir: &Path) -> Result<LaunchMetadata, FileError> {
             kind: FileKind::BuildMetadata,
             op,
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     };
     let mut text = String::new();

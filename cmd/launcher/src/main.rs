@@ -137,8 +137,8 @@ fn run() -> ExitCode {
 fn metadata_error(err: &FileError) -> String {
     match err {
         FileError::Io {
-            op, path, source, ..
-        } => goerr::path_error(op, path, source),
+            op, path, cause, ..
+        } => goerr::path_error(op, path, cause),
         FileError::Syntax {
             line: Some(line),
             message,

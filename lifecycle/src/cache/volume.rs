@@ -21,7 +21,12 @@
 //! Layers are verified (their SHA-256 recomputed) before they are reused or restored;
 //! a missing, unreadable or corrupted layer is a read error
 //! ([`VolumeCacheError::is_read_error`]) that the phases turn into the reference's
-//! warnings.
+//! warnings. With [`VolumeCache::with_stamps`], a layer read in full and found sound
+//! gets a verification stamp in a directory of the build (see `stamp`), so that
+//! verifying it again in the same build (the cache step reusing what the restorer
+//! restored) does not read it again while its metadata is unchanged.
+
+mod stamp;
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
@@ -149,6 +154,8 @@ pub struct VolumeCache {
     committed: PathBuf,
     staging: PathBuf,
     backup: PathBuf,
+    /// Where verification stamps are kept, if anywhere.
+    stamps: Option<PathBuf>,
     owner: Option<Owner>,
     /// Counter naming the paths handed out by [`VolumeCache::new_layer_path`].
     next_new: AtomicU64,
@@ -174,6 +181,7 @@ impl VolumeCache {
             });
         }
         let cache = VolumeCache {
+            stamps: None,
             committed: dir.join("committed"),
             staging: dir.join("staging"),
             backup: dir.join("committed-backup"),
@@ -192,6 +200,17 @@ impl VolumeCache {
             cache.create_dir(&cache.committed, "creating committed directory")?;
         }
         Ok(cache)
+    }
+
+    /// Keeps verification stamps in `dir`, a directory of this build (say
+    /// [`LayerIndex::cache_stamps`](crate::unchanged::LayerIndex::cache_stamps)),
+    /// created when first needed: a layer tar read to its end by a [`LayerReader`]
+    /// (or [`VolumeCache::verify_layer`]) and found sound is stamped there, and
+    /// [`VolumeCache::verify_layer`] trusts a stamp while the tar's metadata is
+    /// unchanged. The cache directory itself stays as the reference lays it out.
+    pub fn with_stamps(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.stamps = Some(dir.into());
+        self
     }
 
     /// Undoes what a crashed commit left: with `committed/` present the backup is
@@ -253,21 +272,42 @@ impl VolumeCache {
     }
 
     /// Opens the committed tar for `diff_id` for streaming. The reader hashes what it
-    /// returns and checks the digest at the end: see [`LayerReader`].
+    /// returns and checks the digest at the end: see [`LayerReader`]. When the whole
+    /// file is read and sound, a verification stamp is recorded for it.
     pub fn open_layer(&self, diff_id: &str) -> Result<LayerReader, VolumeCacheError> {
         let path = self.committed_layer(diff_id)?;
         let file = File::open(&path).map_err(|err| layer_read_error(diff_id, &path, err))?;
+        // Without its metadata, the file is read and verified but not stamped.
+        let opened = file.metadata().ok().map(|m| stamp::FileState::of(&m));
         Ok(LayerReader {
             inner: BufReader::with_capacity(READ_BUFFER, file),
             hasher: Sha256::new(),
             diff_id: diff_id.to_owned(),
             path,
             found: None,
+            stamp: self
+                .stamps
+                .as_deref()
+                .zip(opened)
+                .map(|(dir, opened)| Stamping {
+                    path: stamp::path(dir, diff_id),
+                    opened,
+                    owner: self.owner,
+                }),
         })
     }
 
-    /// Reads the whole committed tar for `diff_id` and checks that it hashes to it.
+    /// Checks that the committed tar for `diff_id` hashes to it: by reading it whole,
+    /// unless a verification stamp (see [`VolumeCache::with_stamps`]) shows it was read
+    /// whole and found sound in this build and its metadata (device, inode, size,
+    /// modification and change times) has not changed since.
     pub fn verify_layer(&self, diff_id: &str) -> Result<(), VolumeCacheError> {
+        let path = self.committed_layer(diff_id)?;
+        if let Some(dir) = &self.stamps
+            && stamp::holds(&stamp::path(dir, diff_id), &path, diff_id)
+        {
+            return Ok(());
+        }
         self.open_layer(diff_id)?.finish()
     }
 
@@ -387,6 +427,11 @@ impl VolumeCache {
             return Err(io_error("committing cache", &self.staging)(err));
         }
         sync_dir(&self.dir).map_err(io_error("committing cache", &self.dir))?;
+        // The stamps were about the cache just replaced (and its tars' change times
+        // moved when they were linked into the new one): none holds any more.
+        if let Some(stamps) = &self.stamps {
+            let _ = remove_tree(stamps);
+        }
         if had_committed {
             // A backup left behind (say, a file that cannot be removed) is harmless:
             // the next open removes it, as the reference does.
@@ -498,6 +543,17 @@ pub struct LayerReader {
     path: PathBuf,
     /// The digest of the whole file, once the end was reached.
     found: Option<String>,
+    /// The stamp to record once the file is found sound, taken when it is recorded.
+    stamp: Option<Stamping>,
+}
+
+/// The verification stamp a [`LayerReader`] records for a sound file.
+#[derive(Debug)]
+struct Stamping {
+    path: PathBuf,
+    /// The file's metadata when it was opened.
+    opened: stamp::FileState,
+    owner: Option<Owner>,
 }
 
 impl LayerReader {
@@ -532,6 +588,16 @@ impl LayerReader {
                 .insert(digest_string(std::mem::take(&mut self.hasher))),
         };
         if *found == self.diff_id {
+            if let Some(stamping) = self.stamp.take() {
+                // A stamp only saves a later read: failing to write one is no failure.
+                let _ = stamp::record(
+                    &stamping.path,
+                    &self.diff_id,
+                    self.inner.get_ref(),
+                    stamping.opened,
+                    stamping.owner,
+                );
+            }
             Ok(())
         } else {
             Err(VolumeCacheError::LayerCorrupt {

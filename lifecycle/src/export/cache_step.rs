@@ -11,6 +11,7 @@ use crate::image::oci::MediaFamily;
 use crate::image::{History, Image, ImageConfig, ImageStore, Layer, LayerData, NORMALIZED_TIME};
 use crate::layer::{LayerSource, Owner};
 use crate::log::Logger;
+use crate::unchanged::{IndexedLayer, LayerIndex};
 
 const CACHE_SBOM_ID: &str = "buildpacksio/lifecycle:cache.sbom";
 
@@ -48,22 +49,24 @@ enum Sink<'a> {
 }
 
 impl Sink<'_> {
-    /// Stores the layer made by `content`, reusing the previous cache's when its diff
-    /// ID is `previous_sha`; returns the diff ID.
+    /// Stores the layer made by `source`, reusing the previous cache's when its diff
+    /// ID is `previous_sha` (proven by `indexed`'s fingerprint when it can be, else
+    /// hashed); returns the diff ID.
     fn add_or_reuse(
         &mut self,
         maker: &Maker<'_>,
         id: &str,
         source: &LayerSource,
+        indexed: Option<&IndexedLayer>,
         previous_sha: &str,
         created_by: &str,
-        logger: &Logger,
     ) -> Result<String, ExportError> {
+        let logger = maker.logger;
         let volume = matches!(self, Sink::Volume(_));
         let diff_id = if previous_sha.is_empty() {
             None
         } else {
-            Some(maker.diff_id(id, source)?)
+            Some(maker.diff_id(id, source, indexed)?)
         };
         if let Some(diff_id) = diff_id.as_deref().filter(|d| *d == previous_sha) {
             match self {
@@ -100,7 +103,7 @@ impl Sink<'_> {
             gzip: !volume,
             tar: volume,
         };
-        let produced = maker.produce(id, source, forms)?;
+        let produced = maker.produce(id, source, forms, indexed)?;
         logger.debug(format!("Layer '{id}' SHA: {}\n", produced.diff_id));
         match self {
             Sink::Volume(cache) => {
@@ -135,7 +138,8 @@ pub fn export_cache(
                 logger.debug(format!("Ignoring the previous cache metadata: {e}"));
                 CacheMetadata::default()
             });
-            (Sink::Volume(cache), orig)
+            let stamps = LayerIndex::new(&inputs.layers_dir).cache_stamps();
+            (Sink::Volume(cache.with_stamps(stamps)), orig)
         }
         CacheTarget::Image { store, name } => {
             let mut previous = store
@@ -183,7 +187,9 @@ pub fn export_cache(
         work_dir: &inputs.work_dir,
         memo,
         upload: None,
+        logger,
     };
+    let index = LayerIndex::new(&inputs.layers_dir);
     let mut meta = CacheMetadata::default();
     for bp in &inputs.group {
         let dir = super::layers::read_layers_dir(inputs, &bp.id)?;
@@ -218,14 +224,15 @@ pub fn export_cache(
                 id: layer.identifier.clone(),
                 message: e.to_string(),
             });
+            let indexed = index.layer(&layer.path, owner, &bp.id, &layer.name);
             match source.and_then(|source| {
                 sink.add_or_reuse(
                     &maker,
                     &layer.identifier,
                     &source,
+                    Some(&indexed),
                     &previous_sha,
                     &created_by,
-                    logger,
                 )
             }) {
                 Ok(sha) => {
@@ -252,9 +259,9 @@ pub fn export_cache(
                 id: CACHE_SBOM_ID.into(),
                 message: e.to_string(),
             })?,
+            None,
             &orig.sbom.sha,
             "Software Bill-of-Materials",
-            logger,
         )?;
         meta.sbom = LayerMetadata { sha };
     }

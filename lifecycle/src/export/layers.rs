@@ -13,6 +13,7 @@ use crate::image::{History, Image, ImageStore, LayerFormat, NORMALIZED_TIME, Sto
 use crate::layer::{self, LayerSource, Owner};
 use crate::layers_dir::BuildpackLayersDir;
 use crate::log::Logger;
+use crate::unchanged::{IndexedLayer, LayerIndex};
 
 const LAUNCHER_ID: &str = "buildpacksio/lifecycle:launcher";
 const CONFIG_ID: &str = "buildpacksio/lifecycle:config";
@@ -31,6 +32,9 @@ struct Job {
     previous: Vec<String>,
     /// Whether the volume cache will want its tar too.
     cached: bool,
+    /// A buildpack layer's place in the layer index, to skip hashing it when it is
+    /// proven unchanged and to record it when it is hashed.
+    indexed: Option<IndexedLayer>,
 }
 
 /// What happened to a job.
@@ -101,7 +105,9 @@ pub(super) fn export_image(
         work_dir: &inputs.work_dir,
         memo,
         upload: Some((store, &inputs.names)),
+        logger,
     };
+    let index = LayerIndex::new(&inputs.layers_dir);
     let tar_store = store.layer_format() == LayerFormat::Tar;
 
     // The run image as it is: config, layers and manifest annotations.
@@ -118,6 +124,7 @@ pub(super) fn export_image(
             created_by: layer.created_by,
             previous: Vec::new(),
             cached: false,
+            indexed: None,
         })
         .collect();
     let extensions_end = jobs.len();
@@ -153,6 +160,7 @@ pub(super) fn export_image(
                     created_by,
                     previous: orig_layer.map(|l| vec![l.sha.clone()]).unwrap_or_default(),
                     cached: with_cache && record.content.types.cache,
+                    indexed: Some(index.layer(&layer.path, owner, &bp.id, &layer.name)),
                 });
                 // The sha is filled in when the job is done.
                 bp_meta
@@ -198,6 +206,7 @@ pub(super) fn export_image(
             created_by: "Software Bill-of-Materials".into(),
             previous: orig.sbom.iter().map(|s| s.sha.clone()).collect(),
             cached: false,
+            indexed: None,
         });
     }
 
@@ -223,6 +232,7 @@ pub(super) fn export_image(
             },
             previous: orig.app.iter().map(|l| l.sha.clone()).collect(),
             cached: false,
+            indexed: None,
         });
     }
     let app_end = jobs.len();
@@ -234,6 +244,7 @@ pub(super) fn export_image(
         created_by: "Buildpacks Application Launcher".into(),
         previous: vec![orig.launcher.sha.clone()],
         cached: false,
+        indexed: None,
     });
     jobs.push(Job {
         id: CONFIG_ID.into(),
@@ -242,6 +253,7 @@ pub(super) fn export_image(
         created_by: "Buildpacks Launcher Config".into(),
         previous: vec![orig.config.sha.clone()],
         cached: false,
+        indexed: None,
     });
     if !build.processes.is_empty() {
         let types = build.processes.iter().map(|p| p.process_type.as_str());
@@ -251,6 +263,7 @@ pub(super) fn export_image(
             created_by: "Buildpacks Process Types".into(),
             previous: vec![orig.process_types.sha.clone()],
             cached: false,
+            indexed: None,
         });
     }
 
@@ -435,12 +448,12 @@ fn run_jobs(
     let one = |job: &Job| -> Result<Outcome, ExportError> {
         let candidates = job.previous.iter().any(|p| !p.is_empty()) && previous.is_some();
         if candidates {
-            let diff_id = maker.diff_id(&job.id, &job.source)?;
+            let diff_id = maker.diff_id(&job.id, &job.source, job.indexed.as_ref())?;
             if reusable(&diff_id, job) {
                 return Ok(Outcome::Reused(diff_id));
             }
         }
-        let produced = maker.produce(&job.id, &job.source, forms(job))?;
+        let produced = maker.produce(&job.id, &job.source, forms(job), job.indexed.as_ref())?;
         Ok(Outcome::Added(Box::new(produced)))
     };
     let workers = std::thread::available_parallelism()

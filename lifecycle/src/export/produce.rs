@@ -1,5 +1,10 @@
 //! The exporter's use of the layer pipeline: which forms a layer is made in, each layer
 //! made at most once per export even when the image and the cache step both need it.
+//!
+//! A buildpack layer comes with its place in the [`LayerIndex`](crate::unchanged):
+//! when its fingerprint proves it unchanged since its diffID was recorded (by the
+//! restorer, or by an earlier export hashing it), that diffID is used without reading
+//! the layer; when it is hashed, its fingerprint is recorded for the next build.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +14,8 @@ use super::ExportError;
 use crate::image::oci::{Descriptor, MediaFamily, OCI_LAYER_GZIP};
 use crate::image::{ImageStore, Layer, LayerData};
 use crate::layer::{self, LayerOutputs, LayerSource};
+use crate::log::Logger;
+use crate::unchanged::IndexedLayer;
 
 /// The forms a layer is wanted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -98,30 +105,82 @@ pub struct Maker<'a> {
     pub memo: &'a Memo,
     /// The store and names new blobs may be sent to while they are made.
     pub upload: Option<(&'a dyn ImageStore, &'a [String])>,
+    /// Where layers proven unchanged are told.
+    pub logger: &'a Logger,
 }
 
 impl Maker<'_> {
-    /// The diff ID of a layer, without writing it anywhere.
-    pub fn diff_id(&self, id: &str, source: &LayerSource) -> Result<String, ExportError> {
+    /// The diff ID of a layer, without writing it anywhere: the one recorded in the
+    /// layer index when `indexed` is given and proven unchanged (nothing is read), else
+    /// its hash (then recorded in the index).
+    pub fn diff_id(
+        &self,
+        id: &str,
+        source: &LayerSource,
+        indexed: Option<&IndexedLayer>,
+    ) -> Result<String, ExportError> {
         if let Some(Ok(made)) = slot(&self.memo.produced, id).get() {
             return Ok(made.diff_id.clone());
         }
         slot(&self.memo.hashed, id)
-            .get_or_init(|| layer::diff_id(source).map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                if let Some(diff_id) = indexed.and_then(IndexedLayer::unchanged_diff_id) {
+                    self.logger.debug(format!(
+                        "Layer '{id}' proven unchanged by its file index: {diff_id} (not read)"
+                    ));
+                    return Ok(diff_id);
+                }
+                self.recording(id, indexed, || layer::diff_id(source), String::as_str)
+                    .map_err(|e| e.to_string())
+            })
             .clone()
             .map_err(layer_error(id))
     }
 
+    /// Runs `hash` (which reads the layer of `indexed`), recording the layer's
+    /// fingerprint with the diff ID `diff_id` finds in its result. Recording is best
+    /// effort: a failure is only logged.
+    fn recording<T, E>(
+        &self,
+        id: &str,
+        indexed: Option<&IndexedLayer>,
+        hash: impl FnOnce() -> Result<T, E>,
+        diff_id: impl FnOnce(&T) -> &str,
+    ) -> Result<T, E> {
+        let Some(indexed) = indexed else {
+            return hash();
+        };
+        let before = indexed.before_hashing();
+        let hashed = hash()?;
+        if let Some(fingerprint) = before {
+            match indexed.save(&fingerprint, diff_id(&hashed)) {
+                Ok(true) => self
+                    .logger
+                    .debug(format!("Layer '{id}': file index recorded")),
+                Ok(false) => {}
+                Err(e) => self
+                    .logger
+                    .debug(format!("Layer '{id}': file index not recorded: {e}")),
+            }
+        }
+        Ok(hashed)
+    }
+
     /// Makes a layer in (at least) `forms`; a layer already made in those forms is
-    /// not made again.
+    /// not made again. The fingerprint of `indexed` is recorded with its diff ID.
     pub fn produce(
         &self,
         id: &str,
         source: &LayerSource,
         forms: Forms,
+        indexed: Option<&IndexedLayer>,
     ) -> Result<Produced, ExportError> {
+        let make = |id: &str| {
+            let made = || self.make(id, source, forms);
+            self.recording(id, indexed, made, |p: &Produced| p.diff_id.as_str())
+        };
         let made = slot(&self.memo.produced, id)
-            .get_or_init(|| self.make(id, source, forms))
+            .get_or_init(|| make(id))
             .clone()
             .map_err(layer_error(id))?;
         if (!forms.gzip || made.gzip.is_some()) && (!forms.tar || made.tar.is_some()) {
@@ -129,8 +188,7 @@ impl Maker<'_> {
         }
         // Another form than the first asker's: made separately.
         let suffix = if forms.tar { "-tar" } else { "-gzip" };
-        self.make(&format!("{id}{suffix}"), source, forms)
-            .map_err(layer_error(id))
+        make(&format!("{id}{suffix}")).map_err(layer_error(id))
     }
 
     fn make(&self, id: &str, source: &LayerSource, forms: Forms) -> Result<Produced, String> {

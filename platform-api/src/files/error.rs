@@ -71,7 +71,7 @@ impl fmt::Display for FileAction {
 pub enum FileError {
     /// A system call failed (`op` is Go's name for it: `open`, `read`, `write`, `mkdir`,
     /// `rename`).
-    #[error("failed to {action} {kind} file: {op} {}: {}", path.display(), buildpack_api::goerr::text(source))]
+    #[error("failed to {action} {kind} file: {op} {}: {}", path.display(), buildpack_api::goerr::text(cause))]
     Io {
         /// Reading or writing.
         action: FileAction,
@@ -81,8 +81,8 @@ pub enum FileError {
         op: &'static str,
         /// The path the operation was applied to.
         path: PathBuf,
-        /// The OS error.
-        source: io::Error,
+        /// The OS error (in the message, so not a `source` repeated after it).
+        cause: io::Error,
     },
     /// The file is not valid TOML, or a key has the wrong type.
     #[error("failed to read {kind} file: toml: {}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
@@ -97,21 +97,21 @@ pub enum FileError {
         message: String,
     },
     /// The value cannot be written as TOML.
-    #[error("failed to write {kind} file: {source}")]
+    #[error("failed to write {kind} file: {cause}")]
     Encode {
         /// The file.
         kind: FileKind,
         /// Its path.
         path: PathBuf,
         /// The encoder's error.
-        source: gotoml::Error,
+        cause: gotoml::Error,
     },
 }
 
 impl FileError {
     /// Whether the file does not exist (which several phases tolerate).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, FileError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+        matches!(self, FileError::Io { cause, .. } if cause.kind() == io::ErrorKind::NotFound)
     }
 
     /// The path of the file the error is about.
@@ -135,7 +135,7 @@ mod tests {
             kind: FileKind::Group,
             op: "open",
             path: "/layers/group.toml".into(),
-            source: io::Error::from_raw_os_error(2),
+            cause: io::Error::from_raw_os_error(2),
         };
         assert_eq!(
             err.to_string(),

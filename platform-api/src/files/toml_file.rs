@@ -45,14 +45,14 @@ pub(crate) fn write<T: Serialize>(path: &Path, kind: FileKind, value: &T) -> Res
     let text = gotoml::to_string(value).map_err(|source| FileError::Encode {
         kind,
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     write_atomically(path, text.as_bytes()).map_err(|(op, path, source)| FileError::Io {
         action: FileAction::Write,
         kind,
         op,
         path,
-        source,
+        cause: source,
     })
 }
 
@@ -63,7 +63,7 @@ fn read_text(path: &Path, kind: FileKind) -> Result<String, FileError> {
             kind,
             op,
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     };
     let mut text = String::new();

@@ -14,10 +14,11 @@ pub static COMMAND: PhaseCommand = PhaseCommand {
     phase: Phase::Build,
     validate: nothing,
     privileges: |_| refuse_root("build"),
-    exec,
+    exec: build,
 };
 
-fn exec(ctx: &Context) -> Result<(), Failure> {
+/// Runs the phase's work with `ctx` (also the creator's build step).
+pub(crate) fn build(ctx: &Context) -> Result<(), Failure> {
     // The builder's errors carry the whole message (`failed to build: …`,
     // `failed to read group file: …`) and their exit code.
     build::run(&build_inputs(ctx), &ctx.logger).map_err(|err| Failure::new(err.exit_code(), err))

@@ -14,10 +14,11 @@ pub static COMMAND: PhaseCommand = PhaseCommand {
     phase: Phase::Detect,
     validate: nothing,
     privileges: |_| refuse_root("detect"),
-    exec,
+    exec: detect,
 };
 
-fn exec(ctx: &Context) -> Result<(), Failure> {
+/// Runs the phase's work with `ctx` (also the creator's detect step).
+pub(crate) fn detect(ctx: &Context) -> Result<(), Failure> {
     // The detector's errors carry the whole message (`failed to detect: …`,
     // `failed to initialize detector: …`) and their exit code.
     detect::run(&detect_inputs(ctx), &ctx.logger).map_err(|err| Failure::new(err.exit_code(), err))

@@ -208,8 +208,9 @@ ERROR: experimental features are disabled by CNB_EXPERIMENTAL_MODE=error\n",
             ],
         )
         .expect(
-            32,
+            3,
             "Warning: Platform requested experimental feature 'export to OCI layout format'\n\
-ERROR: failed to analyze: not implemented\n",
+No run metadata found at path \"/cnb/run.toml\"\n\
+ERROR: failed to resolve inputs: -run-image is required when there is no run metadata available\n",
         );
 }
