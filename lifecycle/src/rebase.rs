@@ -511,47 +511,12 @@ fn save(
     names: &[String],
     logger: &Logger,
 ) -> Result<ImageReport, RebaseError> {
-    let shown: Vec<String> = names.iter().map(|n| store.display_name(n)).collect();
-    logger.info(format!(
-        "Saving {}...\n",
-        shown.first().map_or("", String::as_str)
-    ));
-    let saved = store.save(image, names).map_err(RebaseError::Store)?;
-    let short = match (&saved.image_id, &saved.digest) {
-        (Some(id), _) => {
-            let raw = id.strip_prefix("sha256:").unwrap_or(id);
-            raw[..raw.len().min(12)].to_string()
-        }
-        (None, Some(digest)) => digest.clone(),
-        (None, None) => String::new(),
-    };
-    let mut summary = format!("*** Images ({short}):\n");
-    let mut report = ImageReport::default();
-    for (n, shown) in names.iter().zip(&shown) {
-        match saved.failed.iter().find(|(failed, _)| failed == n) {
-            Some((_, cause)) => summary.push_str(&format!("      {shown} - {cause}\n")),
-            None => {
-                summary.push_str(&format!("      {shown}\n"));
-                report.tags.push(shown.clone());
-            }
-        }
+    let outcome = crate::image::saving::save_and_report(store, image, names, logger)
+        .map_err(RebaseError::Store)?;
+    if !outcome.failed.is_empty() {
+        return Err(RebaseError::Save(outcome.failed));
     }
-    logger.info(summary);
-    if let Some(id) = &saved.image_id {
-        report.image_id = id.clone();
-        logger.debug(format!("\n*** Image ID: {id}\n"));
-    } else if let Some(digest) = &saved.digest {
-        report.digest = digest.clone();
-        logger.debug(format!("\n*** Digest: {digest}\n"));
-    }
-    if let Some(size) = saved.manifest_size.filter(|s| *s != 0) {
-        report.manifest_size = size as i64;
-        logger.debug(format!("\n*** Manifest Size: {size}\n"));
-    }
-    if !saved.failed.is_empty() {
-        return Err(RebaseError::Save(saved.failed));
-    }
-    Ok(report)
+    Ok(outcome.report)
 }
 
 /// `f` over `items` on at most `parallelism` threads (inline for a single item),

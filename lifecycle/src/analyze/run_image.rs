@@ -1,8 +1,6 @@
 //! The run image as `analyzed.toml` records it: identifier, and from Platform API 0.12
 //! its name and target data.
 
-use std::collections::HashMap;
-
 use buildpack_api::api::ApiVersion;
 use platform_api::files::analyzed::RunImage;
 use platform_api::files::target::TargetMetadata;
@@ -50,7 +48,7 @@ pub(super) fn record(
                 "Found image with identifier {:?}",
                 image.identifier
             ));
-            (image.identifier.clone(), target_of(image))
+            (image.identifier.clone(), image.target())
         }
         None => {
             logger.info(format!("Image with name {:?} not found", found.name));
@@ -77,18 +75,4 @@ pub(super) fn record(
         extend: false,
         target: Some(target),
     })
-}
-
-/// Target data from the image's config (`os`, `architecture`, `variant`) and its
-/// `io.buildpacks.base.*` labels.
-fn target_of(image: &StoredImage) -> TargetMetadata {
-    let config = &image.image.config;
-    let labels: HashMap<String, String> = config
-        .config
-        .labels
-        .iter()
-        .filter(|(k, _)| k.starts_with(platform_api::labels::BASE_PREFIX))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    TargetMetadata::from_image(&config.os, &config.architecture, &config.variant, &labels)
 }

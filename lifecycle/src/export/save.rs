@@ -19,46 +19,12 @@ pub fn save(
     names: &[String],
     logger: &Logger,
 ) -> Result<ImageReport, ExportError> {
-    let shown: Vec<String> = names.iter().map(|n| store.display_name(n)).collect();
-    let name = shown.first().map_or("", String::as_str);
-    logger.info(format!("Saving {name}...\n"));
-    let saved = store
-        .save(image, names)
+    let outcome = crate::image::saving::save_and_report(store, image, names, logger)
         .map_err(|e| ExportError::store("saving image", e))?;
-    let short = match (&saved.image_id, &saved.digest) {
-        (Some(id), _) => {
-            let raw = id.strip_prefix("sha256:").unwrap_or(id);
-            raw[..raw.len().min(12)].to_string()
-        }
-        (None, Some(digest)) => digest.clone(),
-        (None, None) => String::new(),
-    };
-    logger.info(format!("*** Images ({short}):"));
-    let mut report = ImageReport::default();
-    for (n, shown) in names.iter().zip(&shown) {
-        match saved.failed.iter().find(|(failed, _)| failed == n) {
-            Some((_, cause)) => logger.info(format!("      {shown} - {cause}\n")),
-            None => {
-                logger.info(format!("      {shown}\n"));
-                report.tags.push(shown.clone());
-            }
-        }
+    if !outcome.failed.is_empty() {
+        return Err(ExportError::Save(outcome.failed));
     }
-    if let Some(id) = &saved.image_id {
-        report.image_id = id.clone();
-        logger.debug(format!("\n*** Image ID: {id}\n"));
-    } else if let Some(digest) = &saved.digest {
-        report.digest = digest.clone();
-        logger.debug(format!("\n*** Digest: {digest}\n"));
-    }
-    if let Some(size) = saved.manifest_size.filter(|s| *s != 0) {
-        report.manifest_size = size as i64;
-        logger.debug(format!("\n*** Manifest Size: {size}\n"));
-    }
-    if !saved.failed.is_empty() {
-        return Err(ExportError::Save(saved.failed));
-    }
-    Ok(report)
+    Ok(outcome.report)
 }
 
 /// The legacy bill of materials of every buildpack's `build.toml` (Platform API < 0.9).

@@ -8,6 +8,7 @@ pub mod model;
 pub mod oci;
 pub mod reference;
 pub mod registry_store;
+pub mod saving;
 pub mod store;
 
 pub use config::{ContainerConfig, History, ImageConfig};

@@ -25,6 +25,27 @@ pub struct StoredImage {
     pub identifier: String,
 }
 
+impl StoredImage {
+    /// The image's target data: `os`, `architecture` and `variant` of its config and
+    /// its `io.buildpacks.base.*` labels.
+    pub fn target(&self) -> platform_api::files::target::TargetMetadata {
+        let config = &self.image.config;
+        let labels: std::collections::HashMap<String, String> = config
+            .config
+            .labels
+            .iter()
+            .filter(|(k, _)| k.starts_with(platform_api::labels::BASE_PREFIX))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        platform_api::files::target::TargetMetadata::from_image(
+            &config.os,
+            &config.architecture,
+            &config.variant,
+            &labels,
+        )
+    }
+}
+
 /// Why a store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -11,7 +11,6 @@
 //! `-skip-restore` sets `skip_layers`: only `store.toml` is restored (no layer
 //! metadata, contents or SBOMs).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow};
@@ -29,9 +28,8 @@ use platform_api::exit::{FAILED, RESTORE_ERROR};
 use platform_api::files::analyzed::{Analyzed, ImageIdentifier, RunImage};
 use platform_api::files::group;
 use platform_api::files::run::Run;
-use platform_api::files::target::TargetMetadata;
 use platform_api::flags::Phase;
-use platform_api::labels::{BASE_PREFIX, LayersMetadata};
+use platform_api::labels::LayersMetadata;
 
 use super::{PhaseCommand, guard_layout, nothing};
 use crate::driver::Context;
@@ -279,7 +277,7 @@ fn update_analyzed(
         return Ok(());
     };
     run_image.reference = image.identifier.clone();
-    run_image.target = (api >= ApiVersion::new(0, 12)).then(|| target_of(&image));
+    run_image.target = (api >= ApiVersion::new(0, 12)).then(|| image.target());
     Ok(())
 }
 
@@ -302,19 +300,6 @@ fn run_image_access_check(ctx: &Context, client: &Client, name: &str) -> Result<
 /// Whether the registry lets us read `name`.
 fn can_read(client: &Client, name: &str) -> bool {
     Reference::parse(name).is_ok_and(|r| client.check_read_access(&r).is_ok())
-}
-
-/// Target data from the image's config and its `io.buildpacks.base.*` labels.
-fn target_of(image: &StoredImage) -> TargetMetadata {
-    let config = &image.image.config;
-    let labels: HashMap<String, String> = config
-        .config
-        .labels
-        .iter()
-        .filter(|(k, _)| k.starts_with(BASE_PREFIX))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    TargetMetadata::from_image(&config.os, &config.architecture, &config.variant, &labels)
 }
 
 /// Reads image `name` from the registry and saves its manifest and config (no layers)
