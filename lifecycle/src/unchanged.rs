@@ -68,11 +68,20 @@ impl LayerIndex {
         }
     }
 
-    /// Records that `layer_dir` (just restored from a tar with `diff_id`, or about to be
-    /// left alone) is the layer `diff_id`, when tarring it as the exporter will (with
-    /// `owner`) gives exactly that diffID; otherwise removes any older record. Returns
-    /// whether it was recorded. Costs one read of the layer (the same as the hash the
-    /// exporter would otherwise make on every rebuild).
+    /// Records that `layer_dir`, just extracted by [`crate::layer::extract::extract`]
+    /// from a tar whose digest was then verified to be `diff_id` (the caller checks that
+    /// first) and whose skeleton digest the extraction reported as `skeleton`, is the
+    /// layer `diff_id`; otherwise removes any older record. Returns whether it was
+    /// recorded.
+    ///
+    /// Why this is sound without reading the files again: the extraction wrote every
+    /// regular file's content from the tar's bytes; the fingerprint, taken after the
+    /// extraction and saved only if nothing changed while the skeleton was computed,
+    /// shows the directory is as extracted; and equal skeleton digests show the
+    /// exporter's writer (with `owner`) emits the same headers, order, padding and end
+    /// for this directory as the tar holds. Together: the tar of the directory is the
+    /// verified tar, byte for byte. A tar in another format (another writer, hard
+    /// links, other parents) gives another skeleton and is simply not recorded.
     pub fn record(
         &self,
         layer_dir: &Path,
@@ -80,11 +89,12 @@ impl LayerIndex {
         buildpack_id: &str,
         name: &str,
         diff_id: &str,
+        skeleton: &str,
     ) -> Result<bool, LayerError> {
         let layer = self.layer(layer_dir, owner, buildpack_id, name);
         let fingerprint = Fingerprint::take_settled(layer_dir, owner, SETTLE)?;
-        let found = layer::diff_id(&LayerSource::dir(layer_dir, owner)?)?;
-        if found != diff_id {
+        let found = layer::skeleton_digest(&LayerSource::dir(layer_dir, owner)?)?;
+        if found != skeleton {
             layer.forget()?;
             return Ok(false);
         }

@@ -156,7 +156,7 @@ impl Fixture {
         let metadata: CacheMetadata = cache.metadata().unwrap();
         let diff_id = &metadata.for_buildpack(BP).unwrap().layers[LAYER].sha;
         let mut reader = cache.open_layer(diff_id).unwrap();
-        extract(
+        let report = extract(
             &mut reader,
             Path::new("/"),
             &self.layer(),
@@ -164,9 +164,10 @@ impl Fixture {
         )
         .unwrap();
         reader.finish().unwrap();
+        let skeleton = report.skeleton.expect("the whole tar was read");
         assert!(
             index
-                .record(&self.layer(), OWNER, BP, LAYER, diff_id)
+                .record(&self.layer(), OWNER, BP, LAYER, diff_id, &skeleton)
                 .unwrap()
         );
     }

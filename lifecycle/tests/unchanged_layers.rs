@@ -56,17 +56,18 @@ impl Restored {
         };
         let written = write_layer(&LayerSource::dir(&layer, OWNER).unwrap(), &outputs).unwrap();
         fs::remove_dir_all(&layer).unwrap();
-        extract(
+        let report = extract(
             File::open(&tar).unwrap(),
             Path::new("/"),
             &layer,
             &ExtractOptions::default(),
         )
         .unwrap();
+        let skeleton = report.skeleton.expect("the whole tar was read");
         let index = LayerIndex::new(&layers);
         assert!(
             index
-                .record(&layer, OWNER, BP, NAME, &written.diff_id)
+                .record(&layer, OWNER, BP, NAME, &written.diff_id, &skeleton)
                 .unwrap(),
             "a restored layer tars back to its diffID"
         );
@@ -245,11 +246,16 @@ fn each_mutation_of_each_file_is_detected() {
 }
 
 #[test]
-fn a_layer_restored_with_other_contents_is_not_recorded() {
+fn a_layer_whose_tar_was_in_another_form_is_not_recorded() {
     let files: Vec<FileSpec> = vec![("a".into(), 0, 100, 3)];
     let r = Restored::new(&files);
     let other = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
-    assert!(!r.index.record(&r.layer, OWNER, BP, NAME, other).unwrap());
+    let diff_id = r.unchanged().expect("recorded when restored");
+    assert!(
+        !r.index
+            .record(&r.layer, OWNER, BP, NAME, &diff_id, other)
+            .unwrap()
+    );
     assert!(!r.index.path(BP, NAME).exists(), "the older record is gone");
     assert_eq!(r.unchanged(), None);
 }
@@ -395,4 +401,52 @@ fn a_stamp_never_outlives_a_change_of_the_tar() {
     fs::copy(&stamp, stamps.join(other)).unwrap();
     fs::copy(&tar, dir.join("committed").join(format!("{other}.tar"))).unwrap();
     assert!(cache.verify_layer(other).unwrap_err().is_read_error());
+}
+
+#[test]
+fn a_tar_of_the_same_files_in_another_format_is_not_recorded() {
+    // GNU tar writes the same files with other header fields (times, owner names,
+    // magic), so the directory would not tar back to that tar: no record.
+    let tmp = tempfile::tempdir().unwrap();
+    let layers = tmp.path().join("layers");
+    let layer = layers.join("test_bp").join(NAME);
+    fs::create_dir_all(layer.join("d1")).unwrap();
+    fs::write(layer.join("d1/file"), b"same contents").unwrap();
+    let tar = tmp.path().join("gnu.tar");
+    let rel = layer.strip_prefix("/").unwrap();
+    let status = std::process::Command::new("tar")
+        .arg("-C")
+        .arg("/")
+        .arg("-cf")
+        .arg(&tar)
+        .arg(rel)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let gnu_diff_id = format!("sha256:{}", sha256_hex(&fs::read(&tar).unwrap()));
+    fs::remove_dir_all(&layer).unwrap();
+    let report = extract(
+        File::open(&tar).unwrap(),
+        Path::new("/"),
+        &layer,
+        &ExtractOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(fs::read(layer.join("d1/file")).unwrap(), b"same contents");
+    let index = LayerIndex::new(&layers);
+    let skeleton = report.skeleton.expect("the whole tar was read");
+    assert!(
+        !index
+            .record(&layer, OWNER, BP, NAME, &gnu_diff_id, &skeleton)
+            .unwrap()
+    );
+    assert_eq!(index.unchanged_diff_id(&layer, OWNER, BP, NAME), None);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

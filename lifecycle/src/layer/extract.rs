@@ -15,6 +15,12 @@
 //!
 //! The tar is read as a stream: memory holds one copy buffer and, per entry, its name
 //! (to check hard links and fix directories at the end), never file contents.
+//!
+//! While reading, the tar's *skeleton digest* is computed: the SHA-256 of every byte of
+//! the stream except the contents of regular files (headers, extended headers, padding
+//! and the end of the archive count). [`super::skeleton_digest`] computes the same for
+//! the tar our writer would make of a directory without reading its files, so the two
+//! show, cheaply, that an extracted directory tars back to the very bytes it came from.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -22,6 +28,8 @@ use std::io::{self, BufReader, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use buildpack_api::goerr;
 use nix::errno::Errno;
@@ -31,6 +39,7 @@ use nix::sys::stat::{
 };
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, UnlinkatFlags, fchown, fchownat, linkat, symlinkat, unlinkat};
+use sha2::{Digest, Sha256};
 use tar::{Archive, EntryType};
 
 /// Size of the copy buffer, and of the read buffer in front of the tar.
@@ -69,6 +78,29 @@ pub struct ExtractReport {
     pub hard_links: u64,
     /// Bytes of regular file contents.
     pub bytes: u64,
+    /// `sha256:<hex>` of the tar without its regular files' contents (see the module
+    /// documentation); `None` when the rest of the stream after the last entry could
+    /// not be read (the caller's digest check then says why).
+    pub skeleton: Option<String>,
+}
+
+/// A reader that hashes what passes through it, except the number of bytes it is told
+/// to skip (a regular file's content, set when its entry starts).
+struct SkeletonReader<R> {
+    inner: R,
+    hasher: Sha256,
+    skip: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for SkeletonReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let skip = self.skip.load(Ordering::Relaxed);
+        let skipped = skip.min(n as u64);
+        self.skip.store(skip - skipped, Ordering::Relaxed);
+        self.hasher.update(&buf[skipped as usize..n]);
+        Ok(n)
+    }
 }
 
 /// Why a layer could not be extracted. Entry names are the image paths of the tar.
@@ -219,8 +251,15 @@ pub fn extract(
         dirs: HashMap::new(),
         buf: vec![0; BUF_SIZE],
         report: ExtractReport::default(),
+        skip: Arc::new(AtomicU64::new(0)),
     };
-    let mut archive = Archive::new(BufReader::with_capacity(BUF_SIZE, reader));
+    // The tar reader reads headers block by block and contents only when asked, so the
+    // skeleton reader below it sees each entry's content right after its header.
+    let mut archive = Archive::new(SkeletonReader {
+        inner: BufReader::with_capacity(BUF_SIZE, reader),
+        hasher: Sha256::new(),
+        skip: extractor.skip.clone(),
+    });
     let entries = archive.entries().map_err(|source| ExtractError::Read {
         entry: None,
         source,
@@ -234,6 +273,14 @@ pub fn extract(
         last = Some(extractor.entry(entry)?);
     }
     extractor.fix_dirs()?;
+    // The rest of the stream (the end of the archive) belongs to the skeleton too.
+    let mut rest = archive.into_inner();
+    let drained = io::copy(&mut rest, &mut io::sink());
+    extractor.report.skeleton = drained.ok().map(|_| {
+        let digest = rest.hasher.finalize();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    });
     Ok(extractor.report)
 }
 
@@ -451,6 +498,8 @@ struct Extractor {
     dirs: HashMap<Vec<u8>, DirFix>,
     buf: Vec<u8>,
     report: ExtractReport,
+    /// Content bytes the skeleton reader must leave out.
+    skip: Arc<AtomicU64>,
 }
 
 impl Extractor {
@@ -459,6 +508,9 @@ impl Extractor {
         let name = entry.path_bytes().into_owned();
         let display = PathBuf::from(std::ffi::OsStr::from_bytes(&name));
         let kind = entry.header().entry_type();
+        if kind.is_file() {
+            self.skip.store(entry.size(), Ordering::Relaxed);
+        }
         if kind.is_pax_global_extensions() {
             return Ok(display);
         }

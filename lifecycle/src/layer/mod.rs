@@ -31,7 +31,8 @@ mod walk;
 pub use error::LayerError;
 pub use gzip::Gzip;
 pub use pipeline::{
-    Blob, BlobTee, LayerOutputs, WrittenLayer, diff_id, write_layer, write_layer_teeing,
+    Blob, BlobTee, LayerOutputs, WrittenLayer, diff_id, skeleton_digest, write_layer,
+    write_layer_teeing,
 };
 pub use slices::app_slices;
 pub use source::{LayerSource, Owner};

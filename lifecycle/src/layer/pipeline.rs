@@ -160,6 +160,35 @@ pub fn diff_id(source: &LayerSource) -> Result<String, LayerError> {
     write_layer(source, &LayerOutputs::default()).map(|layer| layer.diff_id)
 }
 
+/// The skeleton digest of the layer `source` describes: `sha256:<hex>` of its tar
+/// without the contents of regular files, which are not opened (only their sizes from
+/// the walk count). Equal to the skeleton [`super::extract::extract`] reports for the
+/// tar [`write_layer`] makes, so that an extracted directory can be shown to tar back to
+/// the bytes it came from without reading it again.
+pub fn skeleton_digest(source: &LayerSource) -> Result<String, LayerError> {
+    struct Hashing(Sha256);
+    impl ChunkSink for Hashing {
+        fn buffer(&mut self) -> Vec<u8> {
+            vec![0; CHUNK]
+        }
+        fn send(&mut self, buffer: Vec<u8>, len: usize, _last: bool) -> Result<(), LayerError> {
+            self.0.update(&buffer[..len]);
+            Ok(())
+        }
+    }
+    let mut sink = Hashing(Sha256::new());
+    let mut stream = TarStream::skeleton(&mut sink);
+    source.write(&mut stream)?;
+    stream.finish()?;
+    let hex: String = sink
+        .0
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(format!("sha256:{hex}"))
+}
+
 /// A full chunk of the tar stream (or the last one), shared by its consumers and
 /// returned to the pool when they are done.
 struct Chunk {

@@ -33,6 +33,9 @@ pub(crate) struct TarStream<'s, S: ChunkSink> {
     filled: usize,
     total: u64,
     scratch: Vec<u8>,
+    /// Leave regular files' contents out (the skeleton of the tar): their headers and
+    /// padding are written, their files never opened.
+    skeleton: bool,
 }
 
 impl<'s, S: ChunkSink> TarStream<'s, S> {
@@ -45,6 +48,16 @@ impl<'s, S: ChunkSink> TarStream<'s, S> {
             filled: 0,
             total: 0,
             scratch: Vec::with_capacity(3 * gotar::BLOCK),
+            skeleton: false,
+        }
+    }
+
+    /// A stream feeding `sink` the skeleton of the tar: everything but the contents of
+    /// regular files (see [`super::skeleton_digest`]).
+    pub(crate) fn skeleton(sink: &'s mut S) -> Self {
+        TarStream {
+            skeleton: true,
+            ..TarStream::new(sink)
         }
     }
 
@@ -70,6 +83,7 @@ impl<'s, S: ChunkSink> TarStream<'s, S> {
             _ => Vec::new(),
         };
         let file = match entry_type {
+            EntryType::Regular if self.skeleton => None,
             EntryType::Regular => {
                 Some(File::open(path).map_err(|e| LayerError::io("open", path, e))?)
             }
@@ -92,6 +106,8 @@ impl<'s, S: ChunkSink> TarStream<'s, S> {
         )?;
         if let Some(file) = file {
             self.content(file, stat.size, path)?;
+        } else if self.skeleton && entry_type == EntryType::Regular {
+            self.zeros(gotar::padding(stat.size))?;
         }
         Ok(())
     }

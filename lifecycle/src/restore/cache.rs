@@ -122,8 +122,9 @@ enum Task {
     Layer(usize),
     /// Extract the cache's SBOM layer.
     Sbom,
-    /// Record the fingerprint of restored layer `jobs[i]`.
-    Record(usize),
+    /// Record the fingerprint of restored layer `jobs[i]`, whose tar had this skeleton
+    /// digest.
+    Record(usize, String),
 }
 
 /// The pool's shared queue.
@@ -134,8 +135,8 @@ struct Queue {
 
 /// How extracting one tar ended.
 enum Outcome {
-    /// Extracted and verified.
-    Restored,
+    /// Extracted and verified; the tar's skeleton digest, when it could be taken.
+    Restored(Option<String>),
     /// Missing or corrupted in the cache: a read error, warned about.
     Unreadable(String),
 }
@@ -180,7 +181,10 @@ pub fn run(
                 let outcome = extract_from(cache, &job.diff_id, &job.dir, &options)
                     .map_err(|e| e.named(&identifier));
                 match &outcome {
-                    Ok(Outcome::Restored) => return Ok(Some(Task::Record(i))),
+                    Ok(Outcome::Restored(Some(skeleton))) => {
+                        return Ok(Some(Task::Record(i, skeleton.clone())));
+                    }
+                    Ok(Outcome::Restored(None)) => return Ok(None),
                     Ok(Outcome::Unreadable(reason)) => {
                         logger.warn(format!("Skipping restore for layer {identifier}: {reason}"));
                     }
@@ -193,7 +197,7 @@ pub fn run(
                 remove_layer(&job.dir)?;
                 outcome.map(|_| None)
             }
-            Task::Record(i) => {
+            Task::Record(i, skeleton) => {
                 let job = &jobs[i];
                 match index.record(
                     &job.dir,
@@ -201,6 +205,7 @@ pub fn run(
                     &job.buildpack_id,
                     &job.name,
                     &job.diff_id,
+                    &skeleton,
                 ) {
                     Ok(true) => {}
                     Ok(false) => logger.debug(format!(
@@ -221,7 +226,7 @@ pub fn run(
                 logger.info("Restoring data for SBOM from cache");
                 logger.debug(format!("Retrieving SBOM layer data for {sha:?}"));
                 match extract_from(cache, sha, &dir, &options).map_err(|e| e.named("SBOM"))? {
-                    Outcome::Restored => {}
+                    Outcome::Restored(_) => {}
                     Outcome::Unreadable(reason) => {
                         logger.warn(format!("Skipping restore for SBOM layer: {reason}"));
                         remove_dir(&dir)?;
@@ -317,7 +322,7 @@ fn extract_from(
             match reader.finish() {
                 Err(err) if err.is_read_error() => Ok(Outcome::Unreadable(err.to_string())),
                 Err(err) => Err(extracted.err().unwrap_or(Failed::Cache(Box::new(err)))),
-                Ok(()) => extracted.map(|()| Outcome::Restored),
+                Ok(()) => extracted.map(Outcome::Restored),
             }
         }
         Cache::Image { image: None, .. } => Ok(not_found(diff_id)),
@@ -334,7 +339,7 @@ fn extract_from(
             let (extracted, stream) = pipelined(stream, |r| extract_layer(r, allowed, options));
             match stream.finish() {
                 Err(err) => Ok(Outcome::Unreadable(err.to_string())),
-                Ok(()) => extracted.map(|()| Outcome::Restored),
+                Ok(()) => extracted.map(Outcome::Restored),
             }
         }
     }
@@ -423,13 +428,14 @@ impl Read for ChannelReader {
 }
 
 /// Extracts a layer tar under `/`, confined to `allowed`.
+/// Returns the tar's skeleton digest, when it could be taken.
 fn extract_layer(
     reader: impl Read,
     allowed: &Path,
     options: &ExtractOptions,
-) -> Result<(), Failed> {
+) -> Result<Option<String>, Failed> {
     extract(reader, Path::new("/"), allowed, options)
-        .map(drop)
+        .map(|report| report.skeleton)
         .map_err(Failed::Extract)
 }
 
