@@ -76,12 +76,13 @@ impl LayerIndex {
     ///
     /// Why this is sound without reading the files again: the extraction wrote every
     /// regular file's content from the tar's bytes; the fingerprint, taken after the
-    /// extraction and saved only if nothing changed while the skeleton was computed,
-    /// shows the directory is as extracted; and equal skeleton digests show the
-    /// exporter's writer (with `owner`) emits the same headers, order, padding and end
-    /// for this directory as the tar holds. Together: the tar of the directory is the
-    /// verified tar, byte for byte. A tar in another format (another writer, hard
-    /// links, other parents) gives another skeleton and is simply not recorded.
+    /// extraction (nothing but the restorer writes the layer in between) and saved only
+    /// if nothing changed while the skeleton was computed, shows the directory is as
+    /// extracted; and equal skeleton digests show the exporter's writer (with `owner`)
+    /// emits the same headers, order, padding and end for this directory as the tar
+    /// holds. Together: the tar of the directory is the verified tar, byte for byte. A
+    /// tar in another format (another writer, hard links, other parents) gives another
+    /// skeleton and is simply not recorded.
     pub fn record(
         &self,
         layer_dir: &Path,
