@@ -134,7 +134,6 @@ fn run_metadata(ctx: &Context) -> Result<RunImageForExport, Failure> {
 
 fn exec(ctx: &Context) -> Result<(), Failure> {
     let i = &ctx.inputs;
-    let (uid, gid) = (i.uid as u32, i.gid as u32);
     // Everything that needs the starting user's rights comes first.
     let analysis = open(ctx)?;
     let work = tempfile::Builder::new()
@@ -143,18 +142,14 @@ fn exec(ctx: &Context) -> Result<(), Failure> {
         .map_err(|e| Failure::failed_to(FAILED, "create temp directory", e))?;
     let store = crate::stores::app_store(ctx, work.path())
         .map_err(|e| Failure::failed_to(FAILED, "initialize image store", e))?;
-    lifecycle::privileges::ensure_owner(
-        uid,
-        gid,
+    super::become_build_user(
+        ctx,
         &[
             Path::new(&i.layers_dir),
             Path::new(&i.launch_cache_dir),
             work.path(),
         ],
-    )
-    .map_err(|e| Failure::failed_to(FAILED, "chown volumes", e))?;
-    lifecycle::privileges::run_as(uid, gid)
-        .map_err(|e| Failure::failed_to(FAILED, &format!("exec as user {uid}:{gid}"), e))?;
+    )?;
     analyze(ctx, &analysis, store.as_ref())
 }
 

@@ -26,23 +26,19 @@ pub static COMMAND: PhaseCommand = PhaseCommand {
 
 fn exec(ctx: &Context) -> Result<(), Failure> {
     let i = &ctx.inputs;
-    let (uid, gid) = (i.uid as u32, i.gid as u32);
+    let uid = i.uid as u32;
     // As the starting user: stores, credentials, volumes.
     let opened = exporter::open(ctx)?;
     let analysis = analyzer::open(ctx)?;
-    lifecycle::privileges::ensure_owner(
-        uid,
-        gid,
+    super::become_build_user(
+        ctx,
         &[
             Path::new(&i.cache_dir),
             Path::new(&i.launch_cache_dir),
             Path::new(&i.layers_dir),
             opened.work.path(),
         ],
-    )
-    .map_err(|e| Failure::failed_to(FAILED, "chown volumes", e))?;
-    lifecycle::privileges::run_as(uid, gid)
-        .map_err(|e| Failure::failed_to(FAILED, &format!("exec as user {uid}:{gid}"), e))?;
+    )?;
     let process = user_process(ctx.process, uid);
     let ctx = Context {
         inputs: ctx.inputs.clone(),

@@ -89,21 +89,16 @@ fn read_analyzed(ctx: &Context) -> anyhow::Result<Analyzed> {
 
 fn exec(ctx: &Context) -> Result<(), Failure> {
     let i = &ctx.inputs;
-    let (uid, gid) = (i.uid as u32, i.gid as u32);
     // Everything that needs the starting user's rights comes first.
     let opened = open(ctx)?;
-    lifecycle::privileges::ensure_owner(
-        uid,
-        gid,
+    super::become_build_user(
+        ctx,
         &[
             Path::new(&i.cache_dir),
             Path::new(&i.launch_cache_dir),
             opened.work.path(),
         ],
-    )
-    .map_err(|e| Failure::failed_to(FAILED, "chown volumes", e))?;
-    lifecycle::privileges::run_as(uid, gid)
-        .map_err(|e| Failure::failed_to(FAILED, &format!("exec as user {uid}:{gid}"), e))?;
+    )?;
     export(ctx, &opened)
 }
 

@@ -59,6 +59,16 @@ fn not_implemented(phase: Phase, code: ExitCode) -> Failure {
     Failure::failed_to(code, phase.subcommand(), anyhow::anyhow!("not implemented"))
 }
 
+/// Gives `volumes` to the build user (`-uid`/`-gid`, recursively, unless it can already
+/// write them) and becomes that user for the rest of the process.
+fn become_build_user(ctx: &Context, volumes: &[&std::path::Path]) -> Result<(), Failure> {
+    let (uid, gid) = (ctx.inputs.uid as u32, ctx.inputs.gid as u32);
+    lifecycle::privileges::ensure_owner(uid, gid, volumes)
+        .map_err(|e| Failure::failed_to(FAILED, "chown volumes", e))?;
+    lifecycle::privileges::run_as(uid, gid)
+        .map_err(|e| Failure::failed_to(FAILED, &format!("exec as user {uid}:{gid}"), e))
+}
+
 /// Refuses to run as root, as the phases running buildpack code do.
 fn refuse_root(action: &str) -> Result<(), Failure> {
     if nix::unistd::getuid().is_root() {

@@ -207,7 +207,6 @@ impl Store {
 
 fn exec(ctx: &Context) -> Result<(), Failure> {
     let i = &ctx.inputs;
-    let (uid, gid) = (i.uid as u32, i.gid as u32);
     let jobs = jobs(ctx);
     let store = Store::open(ctx)?;
     let readable = |name: &str| store.readable(name);
@@ -235,12 +234,8 @@ fn exec(ctx: &Context) -> Result<(), Failure> {
             .expect_err("failed");
         return Err(Failure::failed_to(err.exit_code(), err.action(), err));
     }
-    if let Some(work) = store.work_dir() {
-        lifecycle::privileges::ensure_owner(uid, gid, &[work])
-            .map_err(|e| Failure::failed_to(FAILED, "chown volumes", e))?;
-    }
-    lifecycle::privileges::run_as(uid, gid)
-        .map_err(|e| Failure::failed_to(FAILED, &format!("exec as user {uid}:{gid}"), e))?;
+    let volumes: Vec<&Path> = store.work_dir().into_iter().collect();
+    super::become_build_user(ctx, &volumes)?;
     let prepared = early.unwrap_or_else(|| prepare(&jobs));
     let outcomes = parallel_map(prepared, parallelism, |p: Result<Prepared, RebaseError>| {
         p.and_then(|p| rebaser.finish(p))

@@ -48,20 +48,15 @@ const MAX_CONFIG: u64 = 64 << 20;
 
 fn exec(ctx: &Context) -> Result<(), Failure> {
     let i = &ctx.inputs;
-    let (uid, gid) = (i.uid as u32, i.gid as u32);
     let opened = open(ctx)?;
-    lifecycle::privileges::ensure_owner(
-        uid,
-        gid,
+    super::become_build_user(
+        ctx,
         &[
             Path::new(&i.layers_dir),
             Path::new(&i.cache_dir),
             Path::new(&i.kaniko_dir),
         ],
-    )
-    .map_err(|e| Failure::failed_to(FAILED, "chown volumes", e))?;
-    lifecycle::privileges::run_as(uid, gid)
-        .map_err(|e| Failure::failed_to(FAILED, &format!("exec as user {uid}:{gid}"), e))?;
+    )?;
     run(
         ctx,
         &opened.registry,
