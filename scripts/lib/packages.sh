@@ -8,7 +8,11 @@
 #   the images we write. golang-go: Go's archive/tar, to compare layer bytes with.
 # strace: killing the cache commit at every step. tar, gzip: test images.
 TEST_PACKAGES=(bash coreutils busybox-static bash-static tar gzip docker-registry apache2-utils
-  openssl docker.io skopeo umoci oci-image-tool jq golang-go strace)
+  openssl docker.io runc skopeo umoci oci-image-tool jq golang-go strace)
+# What scripts/example needs: the run image's binaries, runc and umoci to run the image
+# from a layout, skopeo, docker-registry and docker.io for the registry and daemon modes.
+EXAMPLE_PACKAGES=(bash coreutils busybox-static bash-static tar gzip jq umoci runc skopeo
+  docker-registry docker.io)
 # Tools the benchmark compares against.
 # hyperfine: the launcher's start-up overhead.
 # pigz: the export's limit (tar | pigz | sha256sum). time: peak memory.

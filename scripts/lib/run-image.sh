@@ -1,18 +1,21 @@
-# make_run_image DIR: writes a small run image as an OCI layout at DIR (busybox-static
-# with its applets, bash-static as /bin/bash, a `cnb` user 1000:1000, PATH=/bin) and
-# prints the reference the lifecycle records for it: `DIR@sha256:<manifest digest>`.
-# Deterministic: the same packages give the same digest.
+# make_run_image DIR [RELEASE]: writes a small run image as an OCI layout at DIR
+# (busybox-static with its applets, bash-static as /bin/bash, /usr/bin/env, a `cnb` user
+# 1000:1000, PATH=/bin, RELEASE (default 1) in /etc/run-image-release) and prints the
+# reference the lifecycle records for it: `DIR@sha256:<manifest digest>`.
+# Deterministic: the same packages and release give the same digest.
 make_run_image() {
-  local dir=$1 work root
+  local dir=$1 release=${2:-1} work root
   work=$(mktemp -d)
   root=$work/rootfs
-  mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/home/cnb" "$dir/blobs/sha256"
+  mkdir -p "$root/bin" "$root/usr/bin" "$root/etc" "$root/tmp" "$root/home/cnb" "$dir/blobs/sha256"
   chmod 1777 "$root/tmp"
   cp /bin/busybox "$root/bin/busybox"
   cp /bin/bash-static "$root/bin/bash"
-  for applet in sh env echo cat ls id printenv sleep true false test pwd; do
+  for applet in sh env echo cat ls id printenv sleep true false test pwd paste sed; do
     ln -s busybox "$root/bin/$applet"
   done
+  ln -s ../../bin/busybox "$root/usr/bin/env"
+  echo "$release" > "$root/etc/run-image-release"
   printf 'root:x:0:0:root:/root:/bin/sh\ncnb:x:1000:1000:cnb:/home/cnb:/bin/sh\n' > "$root/etc/passwd"
   printf 'root:x:0:\ncnb:x:1000:\n' > "$root/etc/group"
   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$root" -cf "$work/layer.tar" .
