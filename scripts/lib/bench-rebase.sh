@@ -10,9 +10,10 @@
 # a subshell: its processes are stopped and its files removed whatever happens.
 bench_rebase() (
   set -euo pipefail
-  local bin=$1 work=$2/rebase root port reg_pid="" meter_pid="" meter host man
+  local bin=$1 work=$2/rebase root meter_pid="" meter host man
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
   declare -F make_run_image >/dev/null || . "$root/scripts/lib/run-image.sh"
+  declare -F start_registry >/dev/null || . "$root/scripts/lib/services.sh"
   meter=${REGISTRY_METER:-}
   if [ -z "$meter" ]; then
     (cd "$root" && cargo build --release -q -p spec-tests --bin registry-meter)
@@ -20,7 +21,7 @@ bench_rebase() (
   fi
   cleanup() {
     [ -n "$meter_pid" ] && kill "$meter_pid" 2>/dev/null || true
-    [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null || true
+    stop_services
     wait 2>/dev/null || true
     rm -rf "$work"
   }
@@ -72,17 +73,8 @@ PY
   : > "$work/layers/config/metadata.toml"
 
   # The registry, and the meter in front of it.
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  cat > "$work/registry.yml" <<YML
-version: 0.1
-log: { level: warn, accesslog: { disabled: true } }
-storage: { filesystem: { rootdirectory: $work/registry }, delete: { enabled: true } }
-http: { addr: 127.0.0.1:$port, secret: bench-only }
-YML
-  docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
-  reg_pid=$!
-  until curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; do sleep 0.05; done
-  "$meter" --upstream "127.0.0.1:$port" > "$work/meter.out" &
+  start_registry "$work/registry"
+  "$meter" --upstream "$REGISTRY_HOST" > "$work/meter.out" &
   meter_pid=$!
   until grep -q '^listening: ' "$work/meter.out" 2>/dev/null; do sleep 0.05; done
   host=$(sed -n 's/^listening: //p' "$work/meter.out")
