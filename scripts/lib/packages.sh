@@ -7,7 +7,8 @@
 # docker.io: dockerd for daemon exports. skopeo, umoci, oci-image-tool, jq: checking
 #   the images we write. golang-go: Go's archive/tar, to compare layer bytes with.
 # strace: killing the cache commit at every step. tar, gzip: test images.
-TEST_PACKAGES=(bash coreutils busybox-static bash-static tar gzip docker-registry apache2-utils
+# bubblewrap: phases in a container's view of the file system, as platforms run them.
+TEST_PACKAGES=(bash coreutils busybox-static bash-static tar gzip docker-registry apache2-utils bubblewrap
   openssl docker.io runc skopeo umoci oci-image-tool jq golang-go strace)
 # What scripts/example needs: the run image's binaries, runc and umoci to run the image
 # from a layout, skopeo, docker-registry and docker.io for the registry and daemon modes.

@@ -3,10 +3,13 @@
 //! files) owned by an unprivileged build user, writes bash buildpacks, and runs phases
 //! as that user the way a platform would.
 
+pub mod container;
 pub mod dockerd;
+pub mod examples;
 pub mod export;
 pub mod golang;
 pub mod images;
+pub mod libcnb;
 pub mod registry;
 
 use std::collections::BTreeMap;
