@@ -8,6 +8,9 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::dockerd::Dockerd;
+use crate::export::tool;
+use crate::images::Unpacked;
 use crate::{BUILD_GID, BUILD_UID, PHASES, lifecycle_dir, run};
 
 /// A path in the repository.
@@ -156,5 +159,52 @@ fn copy_tree(from: &Path, to: &Path) {
 pub fn chown_tree(dir: &Path, uid: u32, gid: u32) {
     for entry in walkdir::WalkDir::new(dir).into_iter().flatten() {
         std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid)).unwrap();
+    }
+}
+
+/// Checks the example image of the OCI layout `dir` with other tools, then runs its
+/// entrypoint (the default process) and each of [`PROCESSES`] as a container runtime
+/// would, asserting what each prints.
+pub fn check_layout_image(dir: &Path, release: u32) {
+    let image = Unpacked::new(dir);
+    assert_eq!(image.run(None), app_output(release));
+    for (process, output) in PROCESSES {
+        assert_eq!(image.run(Some(process)), output, "process {process}");
+    }
+}
+
+/// Pulls the example image `name` from a registry into a layout (skopeo) and checks it
+/// as [`check_layout_image`] does.
+pub fn check_registry_image(name: &str, release: u32) {
+    let pulled = tempfile::tempdir().unwrap();
+    let layout = pulled.path().join("image");
+    tool(
+        Command::new("skopeo")
+            .args(["copy", "-q", "--src-tls-verify=false"])
+            .arg(format!("docker://{name}"))
+            .arg(format!("oci:{}:latest", layout.display())),
+    );
+    check_layout_image(&layout, release);
+}
+
+/// Runs the example image `name` of the daemon with `docker run`: its default process
+/// and each of [`PROCESSES`].
+pub fn check_daemon_image(daemon: &Dockerd, name: &str, release: u32) {
+    let ran = daemon.run(name, &[]);
+    assert_eq!(ran.stdout, app_output(release), "{}", ran.stderr);
+    for (process, output) in PROCESSES {
+        let entrypoint = format!("/cnb/process/{process}");
+        let ran = run(&mut daemon.docker(&[
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            "--network",
+            "none",
+            "--entrypoint",
+            &entrypoint,
+            name,
+        ]));
+        assert_eq!(ran.stdout, output, "process {process}: {}", ran.stderr);
     }
 }

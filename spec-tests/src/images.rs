@@ -7,7 +7,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// An OCI layout holding one image.
 #[derive(Debug, Clone)]
@@ -177,4 +177,64 @@ pub fn unpack(layout: &Path, rootfs_bundle: &Path) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The image of a layout, checked with other tools and unpacked (umoci) into a root
+/// file system with a `/dev/null`, ready to run processes in.
+pub struct Unpacked {
+    bundle: tempfile::TempDir,
+    /// The image's config.
+    pub config: Value,
+}
+
+impl Unpacked {
+    /// Validates the image at layout `dir` (oci-image-tool, skopeo) and unpacks it.
+    pub fn new(dir: &Path) -> Unpacked {
+        crate::export::tool(
+            Command::new("oci-image-tool")
+                .args(["validate", "--type", "image"])
+                .arg(dir),
+        );
+        let inspect = crate::export::tool(
+            Command::new("skopeo").args(["inspect", &format!("oci:{}:latest", dir.display())]),
+        );
+        assert!(
+            inspect.contains("io.buildpacks.lifecycle.metadata"),
+            "{inspect}"
+        );
+        let (_, _, config) = crate::export::read_image(dir);
+        let bundle = tempfile::tempdir().unwrap();
+        unpack(dir, bundle.path());
+        // A container runtime gives every container /dev/null, which the launcher (like
+        // the reference's) opens as the exec.d programs' standard input.
+        let dev = bundle.path().join("rootfs/dev");
+        fs::create_dir_all(&dev).unwrap();
+        crate::export::tool(
+            Command::new("mknod")
+                .args(["-m", "666"])
+                .arg(dev.join("null"))
+                .args(["c", "1", "3"]),
+        );
+        Unpacked { bundle, config }
+    }
+
+    /// Runs `process` (a `/cnb/process` link; the entrypoint, the default process, for
+    /// `None`) as the image's user and returns its output.
+    pub fn run(&self, process: Option<&str>) -> String {
+        let argv: Vec<String> = match process {
+            Some(p) => vec![format!("/cnb/process/{p}")],
+            None => entrypoint(&self.config),
+        };
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        crate::export::run_in_image(&self.bundle.path().join("rootfs"), &self.config, &argv)
+    }
+}
+
+fn entrypoint(config: &Value) -> Vec<String> {
+    config["config"]["Entrypoint"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
 }

@@ -12,8 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
-use spec_tests::export::{read_image, run_in_image, static_launcher, tool};
+use spec_tests::export::{read_image, static_launcher, tool};
 use spec_tests::images;
 use spec_tests::{BUILD_GID, BUILD_UID, Build, Ran, run};
 
@@ -120,64 +119,6 @@ fn line_after(ran: &Ran, prefix: &str) -> String {
         .unwrap_or_else(|| panic!("no {prefix:?} in\n{all}"))
 }
 
-/// The image of a layout, checked with other tools and unpacked (umoci) into a root
-/// file system with a `/dev/null`, ready to run processes in.
-struct Unpacked {
-    bundle: tempfile::TempDir,
-    config: Value,
-}
-
-impl Unpacked {
-    fn new(dir: &Path) -> Unpacked {
-        tool(
-            Command::new("oci-image-tool")
-                .args(["validate", "--type", "image"])
-                .arg(dir),
-        );
-        let inspect = tool(
-            Command::new("skopeo").args(["inspect", &format!("oci:{}:latest", dir.display())]),
-        );
-        assert!(
-            inspect.contains("io.buildpacks.lifecycle.metadata"),
-            "{inspect}"
-        );
-        let (_, _, config) = read_image(dir);
-        let bundle = tempfile::tempdir().unwrap();
-        images::unpack(dir, bundle.path());
-        // A container runtime gives every container /dev/null, which the launcher (like
-        // the reference's) opens as the exec.d programs' standard input.
-        let dev = bundle.path().join("rootfs/dev");
-        fs::create_dir_all(&dev).unwrap();
-        tool(
-            Command::new("mknod")
-                .args(["-m", "666"])
-                .arg(dev.join("null"))
-                .args(["c", "1", "3"]),
-        );
-        Unpacked { bundle, config }
-    }
-
-    /// Runs `process` (a `/cnb/process` link; the entrypoint, the default process, for
-    /// `None`) as the image's user and returns its output.
-    fn run(&self, process: Option<&str>) -> String {
-        let argv: Vec<String> = match process {
-            Some(p) => vec![format!("/cnb/process/{p}")],
-            None => entrypoint(&self.config),
-        };
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        run_in_image(&self.bundle.path().join("rootfs"), &self.config, &argv)
-    }
-}
-
-fn entrypoint(config: &Value) -> Vec<String> {
-    config["config"]["Entrypoint"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect()
-}
-
 /// `env` output as a map.
 fn env_map(out: &str) -> BTreeMap<String, String> {
     out.lines()
@@ -190,7 +131,7 @@ fn env_map(out: &str) -> BTreeMap<String, String> {
 /// per process, launch-only; the exec.d program's variables, set after the layers'.
 fn check_launch_env(b: &LibcnbBuild, runtime_version: &str) {
     let runtime = b.layer(ENV_BP, "runtime");
-    let image = Unpacked::new(&b.image_dir());
+    let image = images::Unpacked::new(&b.image_dir());
     let env = env_map(&image.run(None));
     let want = [
         ("RUNTIME_HOME", runtime.display().to_string()),
