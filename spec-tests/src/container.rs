@@ -81,8 +81,26 @@ impl Container {
             .args(["--symlink", "usr/lib", "/lib"])
             .args(["--symlink", "usr/lib64", "/lib64"])
             .args(["--ro-bind", "/etc", "/etc"])
-            .args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"])
+            .args(["--proc", "/proc", "--dev", "/dev"])
+            .args(["--perms", "1777", "--tmpfs", "/tmp"])
             .arg("--die-with-parent");
+        // Mount points' parents made as container runtimes make them (0755; bwrap's own
+        // are 0700), except in the host's /etc.
+        let mut parents: Vec<&Path> = vec![];
+        for (_, path, _) in &self.mounts {
+            for parent in Path::new(path).ancestors().skip(1) {
+                if parent != Path::new("/")
+                    && !parent.starts_with("/etc")
+                    && !parents.contains(&parent)
+                {
+                    parents.push(parent);
+                }
+            }
+        }
+        parents.sort_by_key(|p| p.components().count());
+        for parent in parents {
+            cmd.args(["--perms", "0755", "--dir"]).arg(parent);
+        }
         for (host, path, writable) in &self.mounts {
             cmd.arg(if *writable { "--bind" } else { "--ro-bind" })
                 .arg(host)

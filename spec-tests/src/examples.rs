@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::dockerd::Dockerd;
-use crate::export::tool;
+use crate::export::static_launcher;
 use crate::images::Unpacked;
 use crate::{BUILD_GID, BUILD_UID, PHASES, lifecycle_dir, run};
 
@@ -67,11 +67,16 @@ pub fn app_source(dir: &Path) {
     chown_tree(dir, BUILD_UID, BUILD_GID);
 }
 
+/// A second user of the builder image (`other`), for platforms' `-uid`/`-gid` overrides.
+pub const OTHER_UID: u32 = 4444;
+/// Its group.
+pub const OTHER_GID: u32 = 5555;
+
 /// A builder image's file system: `/cnb/lifecycle` (the built lifecycle, its phase links
 /// and the launcher), `/cnb/buildpacks` (the example buildpacks and the app's own, added
 /// as pack adds a project's buildpacks), `/cnb/order.toml`, the run image named in
 /// `/cnb/run.toml` (Platform API ≥ 0.12) or `/cnb/stack.toml`, and `/etc/passwd` with the
-/// build user `cnb` (2222:3333).
+/// build user `cnb` (2222:3333) and [`OTHER_UID`].
 pub struct BuilderImage {
     root: tempfile::TempDir,
 }
@@ -85,8 +90,11 @@ impl BuilderImage {
             .unwrap();
         let cnb = root.path().join("cnb");
         fs::create_dir_all(cnb.join("lifecycle")).unwrap();
-        for bin in ["lifecycle", "launcher"] {
-            let (from, to) = (lifecycle_dir().join(bin), cnb.join("lifecycle").join(bin));
+        for (bin, from) in [
+            ("lifecycle", lifecycle_dir().join("lifecycle")),
+            ("launcher", static_launcher()),
+        ] {
+            let to = cnb.join("lifecycle").join(bin);
             if fs::hard_link(&from, &to).is_err() {
                 fs::copy(&from, &to).unwrap();
             }
@@ -119,13 +127,16 @@ impl BuilderImage {
         let passwd = fs::read_to_string("/etc/passwd").unwrap();
         fs::write(
             root.path().join("etc/passwd"),
-            format!("{passwd}cnb:x:{BUILD_UID}:{BUILD_GID}:CNB build user:/home/cnb:/bin/bash\n"),
+            format!(
+                "{passwd}cnb:x:{BUILD_UID}:{BUILD_GID}:CNB build user:/home/cnb:/bin/bash\n\
+                 other:x:{OTHER_UID}:{OTHER_GID}:another user:/home/other:/bin/bash\n"
+            ),
         )
         .unwrap();
         let group = fs::read_to_string("/etc/group").unwrap();
         fs::write(
             root.path().join("etc/group"),
-            format!("{group}cnb:x:{BUILD_GID}:\n"),
+            format!("{group}cnb:x:{BUILD_GID}:\nother:x:{OTHER_GID}:\n"),
         )
         .unwrap();
         for dir in [root.path(), &cnb] {
@@ -171,20 +182,6 @@ pub fn check_layout_image(dir: &Path, release: u32) {
     for (process, output) in PROCESSES {
         assert_eq!(image.run(Some(process)), output, "process {process}");
     }
-}
-
-/// Pulls the example image `name` from a registry into a layout (skopeo) and checks it
-/// as [`check_layout_image`] does.
-pub fn check_registry_image(name: &str, release: u32) {
-    let pulled = tempfile::tempdir().unwrap();
-    let layout = pulled.path().join("image");
-    tool(
-        Command::new("skopeo")
-            .args(["copy", "-q", "--src-tls-verify=false"])
-            .arg(format!("docker://{name}"))
-            .arg(format!("oci:{}:latest", layout.display())),
-    );
-    check_layout_image(&layout, release);
 }
 
 /// Runs the example image `name` of the daemon with `docker run`: its default process
