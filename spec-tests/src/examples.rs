@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::dockerd::Dockerd;
-use crate::export::static_launcher;
+use crate::export::{static_launcher, tool};
 use crate::images::Unpacked;
 use crate::{BUILD_GID, BUILD_UID, PHASES, lifecycle_dir, run};
 
@@ -153,6 +153,34 @@ impl BuilderImage {
     /// Its `/cnb` directory.
     pub fn cnb(&self) -> PathBuf {
         self.root.path().join("cnb")
+    }
+
+    /// Writes it as an image (tag `latest`) into the OCI layout `dir` with umoci: `/cnb`
+    /// in a layer, the builder's user, environment and working directory (`/layers`) in
+    /// the config, as pack makes builder images.
+    pub fn write_layout(&self, dir: &Path) {
+        let image = format!("{}:latest", dir.display());
+        let umoci = |args: &[&str]| {
+            tool(Command::new("umoci").args(args));
+        };
+        umoci(&["init", "--layout", &dir.display().to_string()]);
+        umoci(&["new", "--image", &image]);
+        umoci(&[
+            "insert",
+            "--image",
+            &image,
+            &self.cnb().display().to_string(),
+            "/cnb",
+        ]);
+        umoci(&[
+            "config",
+            "--image",
+            &image,
+            &format!("--config.user={BUILD_UID}:{BUILD_GID}"),
+            &format!("--config.env=CNB_USER_ID={BUILD_UID}"),
+            &format!("--config.env=CNB_GROUP_ID={BUILD_GID}"),
+            "--config.workingdir=/layers",
+        ]);
     }
 }
 

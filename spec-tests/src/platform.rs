@@ -55,12 +55,22 @@ impl Pod {
         self.volume(name)
     }
 
+    /// A new Kubernetes emptyDir volume `name` (replacing the last build's): mode 0777,
+    /// as the kubelet makes them.
+    pub fn empty_dir(&self, name: &str) -> PathBuf {
+        let dir = self.fresh_volume(name);
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        dir
+    }
+
     /// A container of the builder image: `/cnb` mounted read-only, the image's
-    /// environment (`CNB_USER_ID`, `CNB_GROUP_ID`, `PATH`) set; as root until
-    /// [`Container::user`] is called.
+    /// environment (`CNB_USER_ID`, `CNB_GROUP_ID`, `PATH`) set, in its working directory
+    /// `/layers` (which every platform mounts); as root until [`Container::user`] is
+    /// called.
     pub fn container(&self) -> Container {
         Container::new(self.builder.root())
             .mount_ro(&self.builder.cnb(), "/cnb")
+            .workdir("/layers")
             .env("CNB_USER_ID", &BUILD_UID.to_string())
             .env("CNB_GROUP_ID", &BUILD_GID.to_string())
     }

@@ -51,13 +51,6 @@ impl Kpack {
         }
     }
 
-    /// A pod's emptyDir: a new directory, mode 0777, as the kubelet makes them.
-    fn empty_dir(&self, name: &str) -> PathBuf {
-        let dir = self.pod.fresh_volume(name);
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
-        dir
-    }
-
     /// The cache volume (a PersistentVolumeClaim kept between builds), group-owned by
     /// the pod's `fsGroup` with the set-group-ID bit, as the kubelet prepares it.
     fn cache_volume(&self) -> PathBuf {
@@ -91,11 +84,11 @@ impl Kpack {
     fn build(&self, previous: Option<&str>) -> String {
         // The emptyDirs, then what build-init (as the builder's user) leaves in them: the
         // source, the platform env, the project metadata, the registry credentials.
-        let layers = self.empty_dir("layers");
-        let workspace = self.empty_dir("workspace");
-        let platform = self.empty_dir("platform");
-        let home = self.empty_dir("home");
-        let report = self.empty_dir("report");
+        let layers = self.pod.empty_dir("layers");
+        let workspace = self.pod.empty_dir("workspace");
+        let platform = self.pod.empty_dir("platform");
+        let home = self.pod.empty_dir("home");
+        let report = self.pod.empty_dir("report");
         examples::app_source(&workspace);
         fs::create_dir_all(platform.join("env")).unwrap();
         fs::write(platform.join("env/BP_EXAMPLE"), "from-the-image-resource").unwrap();

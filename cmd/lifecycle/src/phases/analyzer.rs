@@ -174,7 +174,7 @@ pub(crate) fn analyze(
         .map_err(|e| Failure::failed_to(ANALYZE_ERROR, "initialize analyzer", e))?;
     let inputs = AnalyzeInputs {
         platform_api: i.platform_api,
-        layers_dir: Path::new(&i.layers_dir).to_path_buf(),
+        layers_dir: super::layers_dir(i),
         previous_image: i.previous_image_ref.clone(),
         run_image: analysis.run_image.clone(),
         skip_layers: i.skip_layers,

@@ -34,7 +34,7 @@ fn build_inputs(ctx: &Context) -> BuildInputs {
         buildpacks_dir: PathBuf::from(&i.buildpacks_dir),
         build_config_dir: PathBuf::from(&i.build_config_dir),
         platform_dir: PathBuf::from(&i.platform_dir),
-        layers_dir: PathBuf::from(&i.layers_dir),
+        layers_dir: super::layers_dir(i),
         group_path: PathBuf::from(&i.group_path),
         plan_path: PathBuf::from(&i.plan_path),
         analyzed_path: PathBuf::from(&i.analyzed_path),

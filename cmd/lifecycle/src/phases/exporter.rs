@@ -264,7 +264,7 @@ fn run_image_for_export(ctx: &Context, analyzed: &Analyzed) -> anyhow::Result<Ru
     if let Some(found) = run.find(analyzed.run_image_image()) {
         return Ok(found.clone());
     }
-    let metadata = platform_api::launch::metadata_path(Path::new(&i.layers_dir));
+    let metadata = platform_api::launch::metadata_path(&super::layers_dir(i));
     let build = platform_api::files::metadata::BuildMetadata::read(&metadata, i.platform_api)?;
     if !build.extensions.is_empty() {
         return Ok(RunImageForExport {
@@ -300,7 +300,7 @@ fn export_inputs(
         run_image_for_export: run_image_for_export(ctx, &analyzed)?,
         group,
         analyzed,
-        layers_dir: PathBuf::from(&i.layers_dir),
+        layers_dir: super::layers_dir(i),
         app_dir: PathBuf::from(&i.app_dir),
         launcher_path: PathBuf::from(&i.launcher_path),
         lifecycle_sbom_dir: PathBuf::from(export::sbom::DEFAULT_SBOM_DIR),

@@ -69,6 +69,18 @@ fn become_build_user(ctx: &Context, volumes: &[&std::path::Path]) -> Result<(), 
         .map_err(|e| Failure::failed_to(FAILED, &format!("exec as user {uid}:{gid}"), e))
 }
 
+/// The layers directory the phase works in: `-layers`, or the working directory when it
+/// was given empty (`-layers=`, as Tekton's buildpacks-phases task passes it to the
+/// restorer), where the reference's relative paths land. Volumes are still chowned only
+/// when named.
+fn layers_dir(inputs: &platform_api::flags::LifecycleInputs) -> std::path::PathBuf {
+    if inputs.layers_dir.is_empty() {
+        std::env::current_dir().unwrap_or_default()
+    } else {
+        std::path::PathBuf::from(&inputs.layers_dir)
+    }
+}
+
 /// Refuses to run as root, as the phases running buildpack code do.
 fn refuse_root(action: &str) -> Result<(), Failure> {
     if nix::unistd::getuid().is_root() {

@@ -11,7 +11,7 @@
 //! `-skip-restore` sets `skip_layers`: only `store.toml` is restored (no layer
 //! metadata, contents or SBOMs).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, anyhow};
 use buildpack_api::api::ApiVersion;
@@ -176,7 +176,7 @@ fn open_cache<'a>(
     };
     // The tars read to their end and found sound are stamped for the exporter of this
     // build, which then need not hash them again.
-    let stamps = LayerIndex::new(Path::new(&i.layers_dir)).cache_stamps();
+    let stamps = LayerIndex::new(&super::layers_dir(i)).cache_stamps();
     VolumeCache::open(&i.cache_dir, Some(owner))
         .map(|c| Some(Cache::Volume(c.with_stamps(stamps))))
         .map_err(|e| Failure::failed_to(FAILED, "create volume cache", e))
@@ -192,7 +192,7 @@ pub(crate) fn restore_layers(
 ) -> Result<(), Failure> {
     let i = &ctx.inputs;
     let inputs = RestoreInputs {
-        layers_dir: PathBuf::from(&i.layers_dir),
+        layers_dir: super::layers_dir(i),
         buildpacks: buildpacks.to_vec(),
         app_metadata: app_metadata.clone(),
         platform_api: i.platform_api,
