@@ -226,7 +226,18 @@ impl Dockerd {
 
     /// Runs `image` with `args` in a throwaway container without network, never pulling.
     pub fn run(&self, image: &str, args: &[&str]) -> Ran {
-        let mut all = vec!["run", "--rm", "--pull", "never", "--network", "none", image];
+        self.run_with(&[], image, args)
+    }
+
+    /// Like [`Dockerd::run`], with `entrypoint` instead of the image's.
+    pub fn run_entrypoint(&self, entrypoint: &str, image: &str, args: &[&str]) -> Ran {
+        self.run_with(&["--entrypoint", entrypoint], image, args)
+    }
+
+    fn run_with(&self, options: &[&str], image: &str, args: &[&str]) -> Ran {
+        let mut all = vec!["run", "--rm", "--pull", "never", "--network", "none"];
+        all.extend_from_slice(options);
+        all.push(image);
         all.extend_from_slice(args);
         crate::run(&mut self.docker(&all))
     }

@@ -219,17 +219,35 @@ pub fn check_daemon_image(daemon: &Dockerd, name: &str, release: u32) {
     assert_eq!(ran.stdout, app_output(release), "{}", ran.stderr);
     for (process, output) in PROCESSES {
         let entrypoint = format!("/cnb/process/{process}");
-        let ran = run(&mut daemon.docker(&[
-            "run",
-            "--rm",
-            "--pull",
-            "never",
-            "--network",
-            "none",
-            "--entrypoint",
-            &entrypoint,
-            name,
-        ]));
+        let ran = daemon.run_entrypoint(&entrypoint, name, &[]);
         assert_eq!(ran.stdout, output, "process {process}: {}", ran.stderr);
+    }
+}
+
+/// What a second build of the example shows: the cache restored, the unchanged layers
+/// reused.
+pub fn assert_rebuild(out: &str) {
+    for expected in [
+        "Restoring data for \"examples/tools:tools\" from cache",
+        "tools restored from the cache: example-tool 1.2.3",
+        "greeting layer v2 is in the previous image: reusing it",
+        "Reusing layer 'examples/greeting:greeting'",
+        "Reusing layer 'examples/tools:tools'",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+}
+
+/// What a first build of the example shows: every layer made, buildpacks of every
+/// supported Buildpack API run.
+pub fn assert_first_build(out: &str) {
+    for expected in ["installing tools", "Adding layer 'examples/tools:tools'"] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    for api in ["0.7", "0.8", "0.9", "0.10", "0.11", "0.12"] {
+        assert!(
+            out.contains(&format!("(Buildpack API {api}")),
+            "API {api}:\n{out}"
+        );
     }
 }

@@ -106,19 +106,11 @@ fn rebuilds_reuse_layers_from_the_daemon_and_the_launch_cache() {
     assert_ne!(layers(&first)[4], layers(&second)[4]);
     assert_eq!(layers(&first)[5..], layers(&second)[5..]);
     let app_file = e.build.path("workspace/app.txt").display().to_string();
-    let ran = spec_tests::run(&mut d.docker(&[
-        "run",
-        "--rm",
-        "--pull",
-        "never",
-        "--network",
-        "none",
-        "--entrypoint",
+    let ran = d.run_entrypoint(
         "/cnb/lifecycle/launcher",
         "cnb-test/app-b2",
-        "cat",
-        &app_file,
-    ]));
+        &["cat", &app_file],
+    );
     assert_eq!(ran.stdout, "changed\n", "{}", ran.all());
 
     // With a launch cache, the layers of an export are kept and the next export takes

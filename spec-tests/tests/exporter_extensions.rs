@@ -433,20 +433,15 @@ fn an_extended_run_image_exports_to_the_daemon_and_runs() {
 
     let ran = d.run("cnb-test/ext-app", &[]);
     assert_eq!(ran.stdout, "hello from web\n", "{}", ran.all());
-    let ran = spec_tests::run(&mut d.docker(&[
-        "run",
-        "--rm",
-        "--pull",
-        "never",
-        "--network",
-        "none",
-        "--entrypoint",
+    let ran = d.run_entrypoint(
         "/cnb/lifecycle/launcher",
         "cnb-test/ext-app",
-        "sh",
-        "-c",
-        "/ext/bin/ext-tool; cat /usr/share/ext/link; echo $EXT_VAR",
-    ]));
+        &[
+            "sh",
+            "-c",
+            "/ext/bin/ext-tool; cat /usr/share/ext/link; echo $EXT_VAR",
+        ],
+    );
     assert_eq!(
         ran.stdout,
         format!("ext tool ran as 1000\n{HELLO}from-extension\n"),

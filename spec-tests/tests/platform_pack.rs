@@ -15,7 +15,9 @@ use std::path::PathBuf;
 
 use spec_tests::container::Container;
 use spec_tests::dockerd::{self, Dockerd};
-use spec_tests::examples::{self, OTHER_GID, OTHER_UID, check_daemon_image};
+use spec_tests::examples::{
+    self, OTHER_GID, OTHER_UID, assert_first_build, assert_rebuild, check_daemon_image,
+};
 use spec_tests::platform::{Pod, check_registry_image, phase_ok};
 use spec_tests::registry::Registry;
 use spec_tests::{BUILD_GID, BUILD_UID, Ran};
@@ -192,25 +194,24 @@ impl Pack {
         c.mount(&self.pod.volume("launch-cache"), "/launch-cache")
     }
 
-    /// A trusted builder: one creator container as root.
-    fn create(&self) -> Ran {
-        self.new_build();
-        let mut flags: Vec<String> = vec![];
+    /// The container and first flags of the phases that export (creator, exporter): root
+    /// with the store's access, `-daemon` and the launch cache for daemon builds, the app
+    /// and the cache directory.
+    fn exporting(&self) -> (Container, Vec<String>) {
+        let mut flags = vec![];
         if self.daemon() {
             flags.push("-daemon".into());
         }
         let c = self.with_launch_cache(self.root(), &mut flags);
-        flags.extend(
-            [
-                "-app",
-                "/workspace",
-                "-cache-dir",
-                "/cache",
-                "-run-image",
-                &self.run_image,
-            ]
-            .map(String::from),
-        );
+        flags.extend(["-app", "/workspace", "-cache-dir", "/cache"].map(String::from));
+        (c, flags)
+    }
+
+    /// A trusted builder: one creator container as root.
+    fn create(&self) -> Ran {
+        self.new_build();
+        let (c, mut flags) = self.exporting();
+        flags.extend(["-run-image".into(), self.run_image.clone()]);
         for tag in &self.tags {
             flags.extend(["-tag".into(), tag.clone()]);
         }
@@ -284,24 +285,8 @@ impl Pack {
             .unwrap();
         }
         self.write_project_metadata();
-        let mut flags: Vec<String> = vec![];
-        if self.daemon() {
-            flags.push("-daemon".into());
-        }
-        let c = self.with_launch_cache(self.root(), &mut flags);
-        flags.extend(
-            [
-                "-app",
-                "/workspace",
-                "-cache-dir",
-                "/cache",
-                "-run",
-                "/layers/run.toml",
-                "-process-type",
-                "web",
-            ]
-            .map(String::from),
-        );
+        let (c, mut flags) = self.exporting();
+        flags.extend(["-run", "/layers/run.toml", "-process-type", "web"].map(String::from));
         flags.extend(self.id_flags());
         let c = self.with_cache(c, &mut flags);
         flags.push(self.image.clone());
@@ -359,32 +344,6 @@ const EPOCH: &str = "1700000000";
 fn epoch_to_rfc3339(epoch: &str) -> &'static str {
     assert_eq!(epoch, EPOCH);
     "2023-11-14T22:13:20Z"
-}
-
-/// What a second build of the example shows: the cache restored, the unchanged layers
-/// reused.
-fn assert_rebuild(out: &str) {
-    for expected in [
-        "Restoring data for \"examples/tools:tools\" from cache",
-        "tools restored from the cache: example-tool 1.2.3",
-        "greeting layer v2 is in the previous image: reusing it",
-        "Reusing layer 'examples/greeting:greeting'",
-        "Reusing layer 'examples/tools:tools'",
-    ] {
-        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
-    }
-}
-
-fn assert_first_build(out: &str) {
-    for expected in ["installing tools", "Adding layer 'examples/tools:tools'"] {
-        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
-    }
-    for api in ["0.7", "0.8", "0.9", "0.10", "0.11", "0.12"] {
-        assert!(
-            out.contains(&format!("(Buildpack API {api}")),
-            "API {api}:\n{out}"
-        );
-    }
 }
 
 #[test]

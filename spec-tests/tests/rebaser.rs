@@ -616,19 +616,12 @@ fn rebases_in_the_daemon() {
     );
     let ran = d.run("cnb-test/rebase-app", &[]);
     assert_eq!(ran.stdout, "hello from web\n", "{}", ran.all());
-    let version = d.docker_ok(&[
-        "run",
-        "--rm",
-        "--pull",
-        "never",
-        "--network",
-        "none",
-        "--entrypoint",
+    let version = d.run_entrypoint(
         "/bin/cat",
         "cnb-test/rebase-app",
-        "/etc/run-image-version",
-    ]);
-    assert_eq!(version, "2");
+        &["/etc/run-image-version"],
+    );
+    assert_eq!(version.stdout, "2\n", "{}", version.all());
 }
 
 /// The layout extension (`CNB_USE_LAYOUT`): the app image `my-app` exported to a layout
