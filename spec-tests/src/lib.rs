@@ -10,6 +10,7 @@ pub mod export;
 pub mod golang;
 pub mod images;
 pub mod libcnb;
+pub mod pack;
 pub mod platform;
 pub mod registry;
 
