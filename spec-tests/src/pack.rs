@@ -149,7 +149,7 @@ impl Pack {
 
     /// The host directory of the app image in layout builds, owned by the user pack runs
     /// as (here the builder's user, so the exporter can write it after dropping to it).
-    fn layout_image_dir(&self) -> PathBuf {
+    pub fn layout_image_dir(&self) -> PathBuf {
         let dir = self
             .pod
             .volume("layout-repo")
