@@ -77,3 +77,11 @@ pub fn user_environment(uid: u32) -> Option<(std::path::PathBuf, String)> {
     let user = nix::unistd::User::from_uid(Uid::from_raw(uid)).ok()??;
     Some((user.dir, user.name))
 }
+
+/// Hides the process from the processes it starts as the same user (buildpacks and
+/// extensions): once it is not dumpable, its memory and `/proc/<pid>/environ`, where
+/// `CNB_REGISTRY_AUTH` may be, are open to privileged users only. Dropping from root
+/// does this by itself; this covers phases started as the build user.
+pub fn hide_from_children() -> io::Result<()> {
+    nix::sys::prctl::set_dumpable(false).map_err(io::Error::from)
+}

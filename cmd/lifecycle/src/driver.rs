@@ -109,6 +109,9 @@ pub fn run(
             (command.privileges)(&ctx)
         })
         .and_then(|()| {
+            lifecycle::privileges::hide_from_children().map_err(|e| {
+                Failure::failed_to(FAILED, "hide credentials from child processes", e)
+            })?;
             ctx.logger.debug("Executing command...");
             (command.exec)(&ctx)
         });
