@@ -243,6 +243,32 @@ impl Build {
         cmd
     }
 
+    /// The creator as a platform starts it: as root, with this build's directories, its
+    /// `cnb/order.toml`, the static launcher, `-uid`/`-gid` of the build user, then
+    /// `args`.
+    pub fn creator_as_root(&self, args: &[&str]) -> Command {
+        let launcher = export::static_launcher().display().to_string();
+        let order = self.path("cnb/order.toml").display().to_string();
+        let (uid, gid) = (BUILD_UID.to_string(), BUILD_GID.to_string());
+        let mut all = self.dir_flags();
+        all.extend(
+            [
+                "-order",
+                &order,
+                "-launcher",
+                &launcher,
+                "-uid",
+                &uid,
+                "-gid",
+                &gid,
+            ]
+            .map(String::from),
+        );
+        all.extend(args.iter().map(|a| a.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        self.phase_as_root("creator", &all)
+    }
+
     /// Like [`Build::phase`] but without dropping to the build user.
     pub fn phase_as_root(&self, phase: &str, args: &[&str]) -> Command {
         self.chown();

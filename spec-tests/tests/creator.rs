@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use spec_tests::dockerd;
-use spec_tests::export::{read_image, run_in_image, static_launcher, tool};
+use spec_tests::export::{read_image, run_in_image, tool};
 use spec_tests::images::{self, LayoutImage};
 use spec_tests::registry::Registry;
 use spec_tests::{BUILD_GID, BUILD_UID, Bp, Build, Ran, run};
@@ -76,27 +76,9 @@ impl Creation {
     /// Runs the creator as root (it drops to the build user) with the build's
     /// directories, `-uid`/`-gid`, the static launcher and `args`.
     fn create(&self, args: &[&str], env: &[(&str, &str)]) -> Ran {
-        let b = &self.build;
-        let launcher = static_launcher().display().to_string();
-        let order = b.path("cnb/order.toml").display().to_string();
-        let uid = BUILD_UID.to_string();
-        let gid = BUILD_GID.to_string();
-        let flags = b.dir_flags();
-        let mut all: Vec<&str> = flags.iter().map(String::as_str).collect();
-        all.extend([
-            "-order",
-            &order,
-            "-launcher",
-            &launcher,
-            "-uid",
-            &uid,
-            "-gid",
-            &gid,
-            "-log-level",
-            "debug",
-        ]);
+        let mut all = vec!["-log-level", "debug"];
         all.extend_from_slice(args);
-        let mut cmd = b.phase_as_root("creator", &all);
+        let mut cmd = self.build.creator_as_root(&all);
         cmd.envs(env.iter().copied());
         run(&mut cmd)
     }

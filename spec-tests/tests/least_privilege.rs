@@ -126,28 +126,6 @@ fn root_owned(path: &Path) {
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// The creator's command as root with the build's directories, `-uid`/`-gid`, the
-/// static launcher and `args`; volumes are the build user's until the caller changes it.
-fn creator(b: &Build, args: &[&str]) -> Command {
-    let launcher = static_launcher().display().to_string();
-    let order = b.path("cnb/order.toml").display().to_string();
-    let (uid, gid) = (BUILD_UID.to_string(), BUILD_GID.to_string());
-    let flags = b.dir_flags();
-    let mut all: Vec<&str> = flags.iter().map(String::as_str).collect();
-    all.extend([
-        "-order",
-        &order,
-        "-launcher",
-        &launcher,
-        "-uid",
-        &uid,
-        "-gid",
-        &gid,
-    ]);
-    all.extend_from_slice(args);
-    b.phase_as_root("creator", &all)
-}
-
 /// The layout flags for the creator, the run image moved where `run.toml` names it,
 /// and the image name.
 fn layout_args(b: &Build, run_image: &LayoutImage) -> Vec<String> {
@@ -195,7 +173,7 @@ fn creator_started_as_root_with_groups_runs_buildpacks_as_the_build_user_only() 
     let (b, dir) = probing_build();
     let run_image = images::run_image(&b.path("run-image"), &[]);
     let args = layout_args(&b, &run_image);
-    let mut cmd = creator(&b, &strs(&args));
+    let mut cmd = b.creator_as_root(&strs(&args));
     with_platform_groups(&mut cmd);
     run(&mut cmd).expect_code(0);
     assert_build_user(&dir, &["build", "detect"]);
@@ -302,7 +280,7 @@ fn creator_gives_root_owned_volumes_and_what_it_writes_to_the_build_user() {
             report.display().to_string(),
         ],
     );
-    let mut cmd = creator(&b, &strs(&args));
+    let mut cmd = b.creator_as_root(&strs(&args));
     // Fresh volumes as a platform mounts them: root's, a stale root file in the cache.
     root_owned(&b.path("layers"));
     root_owned(&cache);
@@ -463,18 +441,15 @@ fn creator_credentials_never_reach_buildpacks_files_or_the_image() {
     let run_toml = b.path("cnb/run.toml").display().to_string();
     let image = registry.image("app:latest");
     let cache = b.path("cache").display().to_string();
-    let mut cmd = creator(
-        &b,
-        &[
-            "-run",
-            &run_toml,
-            "-cache-dir",
-            &cache,
-            "-log-level",
-            "debug",
-            &image,
-        ],
-    );
+    let mut cmd = b.creator_as_root(&[
+        "-run",
+        &run_toml,
+        "-cache-dir",
+        &cache,
+        "-log-level",
+        "debug",
+        &image,
+    ]);
     cmd.env("DOCKER_CONFIG", b.path("docker-config"));
     root_docker_configs(&registry, &b);
     root_owned(&b.path("cache"));

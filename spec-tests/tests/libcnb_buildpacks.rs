@@ -12,9 +12,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use spec_tests::export::{read_image, static_launcher, tool};
+use spec_tests::export::{read_image, tool};
 use spec_tests::images;
-use spec_tests::{BUILD_GID, BUILD_UID, Build, Ran, run};
+use spec_tests::{Build, Ran, run};
 
 const PLATFORM_API: &str = "0.15";
 const ENV_BP: &str = "libcnb-test/env";
@@ -61,26 +61,9 @@ impl LibcnbBuild {
         let layers = b.path("layers");
         fs::remove_dir_all(&layers).unwrap();
         fs::create_dir_all(&layers).unwrap();
-        let launcher = static_launcher().display().to_string();
         let s = |rel: &str| b.path(rel).display().to_string();
-        let (order, layout, run_toml, cache) = (
-            s("cnb/order.toml"),
-            s("layout-repo"),
-            s("cnb/run.toml"),
-            s("cache"),
-        );
-        let (uid, gid) = (BUILD_UID.to_string(), BUILD_GID.to_string());
-        let flags = b.dir_flags();
-        let mut args: Vec<&str> = flags.iter().map(String::as_str).collect();
-        args.extend([
-            "-order",
-            &order,
-            "-launcher",
-            &launcher,
-            "-uid",
-            &uid,
-            "-gid",
-            &gid,
+        let (layout, run_toml, cache) = (s("layout-repo"), s("cnb/run.toml"), s("cache"));
+        let mut cmd = b.creator_as_root(&[
             "-layout",
             "-layout-dir",
             &layout,
@@ -92,7 +75,6 @@ impl LibcnbBuild {
             "debug",
             "my-app",
         ]);
-        let mut cmd = b.phase_as_root("creator", &args);
         cmd.env("CNB_EXPERIMENTAL_MODE", "warn");
         run(&mut cmd)
     }
