@@ -199,7 +199,10 @@ fn parse_tag(s: &str) -> Option<Reference> {
     let (base, tag) = match s.rsplit_once(':') {
         // A colon followed by a '/' belongs to a registry's port, not a tag.
         Some((base, tag)) if !tag.contains('/') => {
-            if tag.is_empty() || !valid_element(tag, TAG_CHARS, 128) {
+            // A tag starting with '.' ("..") is refused too (stricter than
+            // go-containerregistry's weak validation): as a layout path it would leave
+            // the repository's directory.
+            if tag.is_empty() || !valid_element(tag, TAG_CHARS, 128) || tag.starts_with('.') {
                 return None;
             }
             (base, tag)
@@ -246,6 +249,16 @@ fn parse_repository(name: &str) -> Option<Repository> {
         _ => ("", name),
     };
     if !valid_element(repo, REPOSITORY_CHARS, 255) || !valid_registry(registry) {
+        return None;
+    }
+    // Empty, "." and ".." path components and registries are refused (stricter than go-containerregistry's
+    // weak validation, and what registries refuse anyway): as a layout path they would
+    // leave the layout directory.
+    if repo
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+        || matches!(registry, "." | "..")
+    {
         return None;
     }
     let registry = match registry {
@@ -296,6 +309,29 @@ fn valid_registry(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_components_that_would_leave_a_layout_directory_are_refused() {
+        for bad in [
+            "example.com/../../outside:evil",
+            "example.com/a/../b",
+            "a//b",
+            "../a:x",
+            "./a",
+            "example.com/a/.",
+            "example.com/a:..",
+            "example.com/a:.hidden",
+        ] {
+            assert!(Reference::parse(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "example.com/a.b/c_d-e:v1.2",
+            "a/b.c",
+            "localhost/x/y:latest",
+        ] {
+            assert!(Reference::parse(good).is_ok(), "{good}");
+        }
+    }
 
     fn parts(s: &str) -> (String, String, String, String) {
         let r = Reference::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));

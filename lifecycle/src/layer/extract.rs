@@ -765,9 +765,15 @@ impl Extractor {
         {
             for record in pax {
                 let record = record.map_err(|e| Fail::Io("read", Vec::new(), e))?;
-                if record.key_bytes() == b"mtime" {
-                    let value = String::from_utf8_lossy(record.value_bytes()).into_owned();
-                    mtime = pax_time(&value).ok_or_else(|| bad("mtime", value))?;
+                let value = || String::from_utf8_lossy(record.value_bytes()).into_owned();
+                match record.key_bytes() {
+                    b"mtime" => mtime = pax_time(&value()).ok_or_else(|| bad("mtime", value()))?,
+                    // The tar crate falls back to the header's size when a PAX size does
+                    // not parse; Go's archive/tar refuses the entry, and so do we.
+                    b"size" if value().parse::<u64>().is_err() => {
+                        return Err(bad("size", value()));
+                    }
+                    _ => {}
                 }
             }
         }

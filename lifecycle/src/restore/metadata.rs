@@ -83,6 +83,15 @@ pub fn restore_layer_metadata(
             .map_or(&empty, |md| &md.layers);
         let cached_layers = cache.for_buildpack(&bp.id).map_or(&empty, |md| &md.layers);
         let mut write = |name: &str, layer: &BuildpackLayerMetadata| {
+            // A name from image or cache metadata that is not a plain file name would
+            // put the layer outside the buildpack's directory: that layer is ignored.
+            if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+                logger.warn(format!(
+                    "Ignoring layer {name:?} of buildpack {}: not a valid layer name",
+                    bp.id
+                ));
+                return Ok(());
+            }
             write_metadata(&sibling(&bp_dir.join(name), "toml"), &layer.data)?;
             written
                 .entry(bp.id.clone())
