@@ -130,7 +130,7 @@ impl Pack {
             Store::Daemon(d) => c.mount(&d.socket(), "/var/run/docker.sock"),
             // pack mounts each image's directory where its name maps under /layout-repo:
             // the app image's (made by pack, owned by the user pack runs as) and the run
-            // image's.
+            // image's (read-only).
             Store::Layout => c
                 .env("CNB_REGISTRY_AUTH", "{}")
                 .env("CNB_USE_LAYOUT", "true")
@@ -140,7 +140,7 @@ impl Pack {
                     &self.layout_image_dir(),
                     &format!("/layout-repo/{LAYOUT_APP_PATH}/{}/latest", self.image),
                 )
-                .mount(
+                .mount_ro(
                     &self.pod.volume("layout-repo").join(LAYOUT_RUN_PATH),
                     &format!("/layout-repo/{LAYOUT_RUN_PATH}"),
                 ),
@@ -258,6 +258,10 @@ impl Pack {
         if self.daemon() {
             flags.push("-daemon".into());
             c = self.with_launch_cache(c, &mut flags);
+        } else if let Store::Layout = self.store {
+            // pack passes the launch cache to every analyzer that does not publish, but
+            // mounts it only for the daemon.
+            flags.extend(["-launch-cache".into(), "/launch-cache".into()]);
         }
         flags.extend(["-run", "/layers/run.toml", "-run-image", &self.run_image].map(String::from));
         for tag in &self.tags {
