@@ -415,9 +415,16 @@ fn no_cache_restores_app_image_metadata_only() {
     let e = matrix_built("0.12");
     export_and_analyze(&e, &registry, &[], |_| {});
     fresh_layers(&e);
-    restorer(&e, &[], &[])
+    // Started as root, it leaves no scratch directory behind in a TMPDIR like /tmp
+    // (root's, sticky): it is made as root and removed as the build user.
+    let tmp_dir = tempfile::tempdir().unwrap();
+    let tmp = tmp_dir.path();
+    std::fs::set_permissions(tmp, std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+    let tmp_s = tmp.display().to_string();
+    restorer(&e, &[], &[("TMPDIR", &tmp_s)])
         .expect_code(0)
         .expect_output("No cached data will be used, no cache specified.");
+    assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0, "left in TMPDIR");
     assert_layer(&e, "launch", true, false);
     assert_layer(&e, "build-cache-launch", false, false);
     assert_layer(&e, "cache", false, false);

@@ -55,6 +55,8 @@ fn exec(ctx: &Context) -> Result<(), Failure> {
             Path::new(&i.layers_dir),
             Path::new(&i.cache_dir),
             Path::new(&i.kaniko_dir),
+            // the build user removes the scratch directory when done
+            opened.work.path(),
         ],
     )?;
     run(
@@ -68,7 +70,7 @@ fn exec(ctx: &Context) -> Result<(), Failure> {
 /// What the restorer opens as the user it started as.
 struct Opened {
     /// Scratch directory of the Docker daemon store, removed when dropped.
-    _work: tempfile::TempDir,
+    work: tempfile::TempDir,
     /// The store the run image is read from (registry, daemon or layout).
     store: Box<dyn ImageStore>,
     /// The registry: the cache image, the build image and an extended run image.
@@ -93,7 +95,7 @@ fn open(ctx: &Context) -> Result<Opened, Failure> {
     let client = crate::stores::registry_client(ctx)
         .map_err(|e| Failure::failed_to(FAILED, "resolve keychain", e))?;
     Ok(Opened {
-        _work: work,
+        work,
         store,
         registry: RegistryStore::new(client),
     })
