@@ -1,4 +1,4 @@
-//! A Distribution registry (`docker-registry`) on loopback for the tests: anonymous, basic or token auth, and a fault-injecting proxy in front of it.
+//! A Distribution registry (`docker-registry`) on loopback for the tests: anonymous, basic or token auth, and a fault-injecting proxy in front of it (chosen requests, or a seeded random share of them).
 //!
 //! Every [`Registry`] is its own `docker-registry serve` process on `127.0.0.1` with a
 //! kernel-chosen port, storage in a temporary directory, and is killed on drop (and when
@@ -624,6 +624,36 @@ pub enum Fault {
     StatusRetryAfter(u16, u64),
     /// Reset the connection (RST) after reading the request head.
     Reset,
+    /// Hold the request this long, then forward it.
+    Stall(Duration),
+    /// Forward the request, but cut the response off after its first 512 bytes.
+    Truncate,
+}
+
+/// Faults a [`FaultProxy`] applies at random: to about `per_mille` of 1000 requests
+/// (other than CONNECTs), one of `faults` each time, from a seeded generator.
+struct RandomFaults {
+    state: u64,
+    per_mille: u64,
+    faults: Vec<Fault>,
+}
+
+impl RandomFaults {
+    /// xorshift64*: reproducible for a seed.
+    fn next(&mut self) -> u64 {
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn pick(&mut self) -> Option<Fault> {
+        if self.faults.is_empty() || self.next() % 1000 >= self.per_mille {
+            return None;
+        }
+        let i = (self.next() % self.faults.len() as u64) as usize;
+        Some(self.faults[i].clone())
+    }
 }
 
 /// A request that went through a [`FaultProxy`].
@@ -640,6 +670,7 @@ pub struct SeenRequest {
 struct ProxyState {
     upstream: String,
     rules: Mutex<Vec<FaultRule>>,
+    random: Mutex<Option<RandomFaults>>,
     seen: Mutex<Vec<SeenRequest>>,
 }
 
@@ -656,11 +687,27 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Starts a proxy to `upstream` (`host:port`).
     pub fn start(upstream: &str, rules: Vec<FaultRule>) -> FaultProxy {
+        FaultProxy::with(upstream, rules, None)
+    }
+
+    /// Starts a proxy to `upstream` that applies one of `faults` to about `per_mille`
+    /// of every 1000 requests, chosen by a generator seeded with `seed`.
+    pub fn random(upstream: &str, seed: u64, per_mille: u64, faults: Vec<Fault>) -> FaultProxy {
+        let random = RandomFaults {
+            state: seed | 1,
+            per_mille,
+            faults,
+        };
+        FaultProxy::with(upstream, Vec::new(), Some(random))
+    }
+
+    fn with(upstream: &str, rules: Vec<FaultRule>, random: Option<RandomFaults>) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let addr = listener.local_addr().expect("addr").to_string();
         let state = Arc::new(ProxyState {
             upstream: upstream.into(),
             rules: Mutex::new(rules),
+            random: Mutex::new(random),
             seen: Mutex::new(Vec::new()),
         });
         let stop = Arc::new(AtomicBool::new(false));
@@ -728,6 +775,17 @@ fn proxy_one(mut client: TcpStream, state: &ProxyState) {
                 r.fault.clone()
             })
     };
+    let fault = fault.or_else(|| {
+        if req.method == "CONNECT" {
+            return None;
+        }
+        state
+            .random
+            .lock()
+            .expect("lock")
+            .as_mut()
+            .and_then(RandomFaults::pick)
+    });
     state.seen.lock().expect("lock").push(SeenRequest {
         method: req.method.clone(),
         path: req.path.clone(),
@@ -760,13 +818,18 @@ fn proxy_one(mut client: TcpStream, state: &ProxyState) {
             drain_body(&mut client, &req);
             respond(&mut client, code, "", &format!("Retry-After: {secs}\r\n"));
         }
-        None => forward(client, state, &req),
+        Some(Fault::Stall(delay)) => {
+            std::thread::sleep(delay);
+            forward(client, state, &req, None);
+        }
+        Some(Fault::Truncate) => forward(client, state, &req, Some(512)),
+        None => forward(client, state, &req, None),
     }
 }
 
 /// Sends the request to the registry with `Connection: close` and pipes both ways until
-/// the registry closes.
-fn forward(client: TcpStream, state: &ProxyState, req: &Request) {
+/// the registry closes, or until `limit` bytes of the response went through.
+fn forward(client: TcpStream, state: &ProxyState, req: &Request, limit: Option<u64>) {
     let Ok(mut upstream) = TcpStream::connect(&state.upstream) else {
         return;
     };
@@ -780,7 +843,7 @@ fn forward(client: TcpStream, state: &ProxyState, req: &Request) {
     if upstream.write_all(head.as_bytes()).is_err() || upstream.write_all(&req.rest).is_err() {
         return;
     }
-    pipe(client, upstream);
+    pipe(client, upstream, limit);
 }
 
 /// Answers a `CONNECT host:port` (the tests' clients configured with this proxy) and
@@ -797,11 +860,11 @@ fn tunnel(mut client: TcpStream, req: &Request) {
     {
         return;
     }
-    pipe(client, upstream);
+    pipe(client, upstream, None);
 }
 
-/// Copies both ways until the upstream side closes.
-fn pipe(client: TcpStream, mut upstream: TcpStream) {
+/// Copies both ways until the upstream side closes, or until `limit` bytes came from it.
+fn pipe(client: TcpStream, mut upstream: TcpStream, limit: Option<u64>) {
     let (Ok(mut client_in), Ok(mut upstream_out)) = (client.try_clone(), upstream.try_clone())
     else {
         return;
@@ -810,7 +873,10 @@ fn pipe(client: TcpStream, mut upstream: TcpStream) {
         let _ = std::io::copy(&mut client_in, &mut upstream_out);
     });
     let mut client_out = client;
-    let _ = std::io::copy(&mut upstream, &mut client_out);
+    let _ = std::io::copy(
+        &mut (&mut upstream).take(limit.unwrap_or(u64::MAX)),
+        &mut client_out,
+    );
     let _ = client_out.shutdown(Shutdown::Both);
     let _ = upstream.shutdown(Shutdown::Both);
     let _ = pump.join();
