@@ -12,7 +12,8 @@
 //! directories (the tree, `outside/` with its sentinel included, is compared file by file
 //! before and after).
 //!
-//! Placeholders in file contents, flags and environment: `{root}` (the build root),
+//! Placeholders in file contents, flags and environment: `{repeat:<n>:<unit>:}` (`unit`
+//! written `n` times), `{root}` (the build root),
 //! `{layers}`, `{sha:<tar>}` (the `sha256:<hex>` of generated tar `<tar>`, uncompressed)
 //! and `{hex:<tar>}` (its hex digest).
 
@@ -157,9 +158,28 @@ struct Vars {
     shas: BTreeMap<String, String>,
 }
 
+/// Expands `{repeat:<n>:<unit>:}` into `unit` written `n` times (huge and deeply nested
+/// inputs are kept short in the manifests this way).
+fn expand_repeats(text: &str) -> String {
+    const OPEN: &str = "{repeat:";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(OPEN) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + OPEN.len()..];
+        let (count, tail) = after.split_once(':').expect("{repeat:<n>:<unit>:}");
+        let end = tail.find(":}").expect("{repeat:<n>:<unit>:} is closed");
+        let count: usize = count.parse().expect("a repeat count");
+        out.push_str(&tail[..end].repeat(count));
+        rest = &tail[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 impl Vars {
     fn apply(&self, text: &str) -> String {
-        let mut out = text
+        let mut out = expand_repeats(text)
             .replace("{layers}", &format!("{}/layers", self.root))
             .replace("{root}", &self.root);
         for (id, hex) in &self.shas {
