@@ -341,6 +341,13 @@ impl Bp {
     }
 }
 
+/// Prints a line of figures (fault counts and the like) where `cargo test` shows it even
+/// for passing tests: straight to the standard error, past the test harness's capture.
+pub fn figures(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// Runs a command and returns its output, with stdout and stderr as text.
 pub fn run(cmd: &mut Command) -> Ran {
     let out: Output = cmd.output().expect("spawn phase");

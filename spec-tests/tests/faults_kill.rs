@@ -86,9 +86,9 @@ fn an_exporter_killed_anywhere_in_a_layout_export_and_volume_cache_commit() {
     // The layers of the last build are kept: every killed export exports them again.
     pack.four_phases();
     let (points, kills) = kill_everywhere(&pack);
-    println!(
+    spec_tests::figures(&format!(
         "kill_figures: store=layout cache=volume kill_points={points} kills={kills} failed_rebuilds=0"
-    );
+    ));
     assert!(kills >= 30, "too few kills landed: {kills}");
 }
 
@@ -101,8 +101,8 @@ fn an_exporter_killed_anywhere_in_a_registry_export_and_image_cache_commit() {
     assert_first_build(&pack.five_phases());
     pack.four_phases();
     let (points, kills) = kill_everywhere(&pack);
-    println!(
+    spec_tests::figures(&format!(
         "kill_figures: store=registry cache=image kill_points={points} kills={kills} failed_rebuilds=0"
-    );
+    ));
     assert!(kills >= 20, "too few kills landed: {kills}");
 }

@@ -154,10 +154,10 @@ fn exports_with_an_image_cache_and_rebases_through_a_flaky_registry() {
         requests += seen.len();
         injected += seen.iter().filter(|r| r.fault.is_some()).count();
     }
-    println!(
+    spec_tests::figures(&format!(
         "fault_figures: runs={} requests={requests} faults_injected={injected} successes={} clean_failures={} corruptions={}",
         figures.runs, figures.successes, figures.clean_failures, figures.corruptions
-    );
+    ));
     assert_eq!(
         figures.corruptions, 0,
         "a tag named missing or corrupt blobs"

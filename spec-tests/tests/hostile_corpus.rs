@@ -623,12 +623,12 @@ fn every_hostile_input_is_refused_cleanly() {
         }
     });
     let failures = failures.into_inner().unwrap();
-    eprintln!(
+    spec_tests::figures(&format!(
         "hostile corpus: {} cases run in {:.1?}, {} failed",
         ran.into_inner().unwrap(),
         started.elapsed(),
         failures.len()
-    );
+    ));
     assert!(
         failures.is_empty(),
         "{} of {} cases failed:\n\n{}",
