@@ -26,7 +26,10 @@ const EPOCH: (&str, &str) = ("1600000000", "2020-09-13T12:26:40Z");
 struct Kpack {
     pod: Pod,
     registry: Registry,
+    /// The builder's run image (in /cnb/stack.toml), by tag.
     run_image: String,
+    /// The run image as kpack passes it: `<tag>@<digest>`.
+    pinned_run_image: String,
     tags: Vec<String>,
     cache_image: Option<String>,
 }
@@ -36,7 +39,7 @@ impl Kpack {
         let registry = Registry::basic("kpack-sa", "kpack-secret");
         let run_dir = tempfile::tempdir().unwrap();
         let run_layout = run_dir.path().join("run");
-        examples::run_image(&run_layout, 1);
+        let digest = examples::run_image(&run_layout, 1);
         registry.seed(&run_layout, "latest", "kpack/run:latest");
         let run_image = registry.image("kpack/run:latest");
         Kpack {
@@ -47,6 +50,7 @@ impl Kpack {
             ],
             cache_image: cache_image.map(|c| registry.image(c)),
             registry,
+            pinned_run_image: format!("{run_image}@{digest}"),
             run_image,
         }
     }
@@ -107,7 +111,7 @@ impl Kpack {
             "/cnb/lifecycle/analyzer".to_string(),
             "-layers=/layers".into(),
             "-analyzed=/layers/analyzed.toml".into(),
-            format!("-run-image={}", self.run_image),
+            format!("-run-image={}", self.pinned_run_image),
         ];
         if let Some(image) = &self.cache_image {
             args.push(format!("-cache-image={image}"));
@@ -190,7 +194,7 @@ impl Kpack {
                 .mount(&report, "/var/report")
                 .env("HOME", "/builder/home")
                 .env("SOURCE_DATE_EPOCH", EPOCH.0)
-                .env("CNB_RUN_IMAGE", &self.run_image),
+                .env("CNB_RUN_IMAGE", &self.pinned_run_image),
         );
         let mut args: Vec<String> = [
             "/cnb/lifecycle/exporter",
@@ -220,6 +224,34 @@ impl Kpack {
     /// Pulls each tag, checks it is the reported image and runs it.
     fn check_image(&self) {
         let digest = self.reported_digest();
+        // What kpack's completion step and its rebase read: the first tag as given in
+        // the report, the stack ID, the launcher version and the run image as
+        // /cnb/stack.toml names it (kpack builders have no run.toml).
+        let report: toml::Value = toml::from_str(
+            &fs::read_to_string(self.pod.volume("report").join("report.toml")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            report["image"]["tags"][0].as_str(),
+            Some(self.tags[0].as_str())
+        );
+        let config = check_registry_image(&self.registry, &self.tags[0], 1);
+        let labels = &config["config"]["Labels"];
+        assert!(labels["io.buildpacks.stack.id"].is_string(), "{labels}");
+        let label = |key: &str| -> serde_json::Value {
+            serde_json::from_str(labels[key].as_str().unwrap()).unwrap()
+        };
+        assert!(label("io.buildpacks.build.metadata")["launcher"]["version"].is_string());
+        let lifecycle = label("io.buildpacks.lifecycle.metadata");
+        assert!(
+            lifecycle["runImage"]["reference"].is_string(),
+            "{lifecycle}"
+        );
+        assert_eq!(
+            lifecycle["stack"]["runImage"]["image"].as_str(),
+            Some(self.run_image.as_str()),
+            "{lifecycle}"
+        );
         for tag in &self.tags {
             let config = check_registry_image(&self.registry, tag, 1);
             assert_eq!(
